@@ -1,0 +1,373 @@
+"""The API server's semantics, independent of HTTP: CRUD, patch, apply, delete with finalizers and grace.
+
+Both the HTTP layer and the controllers go through this class, so a ReplicaSet's pod creation meets the same
+namespace lifecycle, quota and validation as a user's `kubectl apply`. Every failure is an `ApiError`
+carrying the exact Status body the real server sends.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kubedog_ci.sim import errors, patch
+from kubedog_ci.sim.defaults import apply_defaults
+from kubedog_ci.sim.errors import ApiError
+from kubedog_ci.sim.loop import SimLoop, rfc3339
+from kubedog_ci.sim.resources import Registry, ResourceType
+from kubedog_ci.sim.selectors import SelectorError, parse_field_selector, parse_label_selector
+from kubedog_ci.sim.store import Store, clone
+from kubedog_ci.sim.validation import validate
+
+Admission = Callable[[str, ResourceType, dict, dict | None], None]
+"""(operation "CREATE"|"UPDATE", type, new object, old object) -> None, or raises ApiError."""
+
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_DEFAULT_ORPHAN = {"batch/jobs", "batch/cronjobs", "/replicationcontrollers"}
+
+
+def random_suffix(length: int = 5) -> str:
+    """The 5-character suffix the API server appends to generateName."""
+    return "".join(random.choice(_NAME_ALPHABET) for _ in range(length))
+
+
+def _spec_part(obj: dict) -> dict:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+
+
+@dataclass
+class ListResult:
+    items: list[dict]
+    resource_version: int
+    continue_token: str = ""
+    remaining: int | None = None
+
+
+class Api:
+    """CRUD and its rules over the store; see the module docstring."""
+
+    def __init__(self, store: Store, registry: Registry, loop: SimLoop) -> None:
+        self.store = store
+        self.registry = registry
+        self.loop = loop
+        self.admission: list[Admission] = []
+        self.delete_hooks: dict[str, Callable[[dict, int | None], bool]] = {}
+        """Storage key -> hook(object, grace) that returns True when it took over a graceful deletion."""
+
+    def rt(self, key: str) -> ResourceType:
+        return self.registry.for_key(key)
+
+    # --- reads ------------------------------------------------------------------------------------------
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> dict:
+        obj = self.store.get(rt.key, namespace if rt.namespaced else "", name)
+        if obj is None:
+            raise errors.not_found(rt, name)
+        return obj
+
+    def list(self, rt: ResourceType, namespace: str | None, label_selector: str | None = None,
+             field_selector: str | None = None, limit: int = 0, continue_token: str = "") -> ListResult:
+        try:
+            labels_ok = parse_label_selector(label_selector)
+            fields_ok = parse_field_selector(field_selector)
+        except SelectorError as err:
+            raise errors.bad_request(str(err)) from err
+        items, rv = self.store.list(rt.key, namespace if rt.namespaced else None)
+        items = [o for o in items if labels_ok(o["metadata"].get("labels") or {}) and fields_ok(o)]
+        start = 0
+        if continue_token:
+            try:
+                state = json.loads(base64.urlsafe_b64decode(continue_token.encode()))
+                start, rv = int(state["start"]), int(state["rv"])
+            except (ValueError, KeyError, TypeError) as err:
+                raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
+                                         "(version meta.k8s.io/v1)") from err
+        if limit and start + limit < len(items):
+            token = base64.urlsafe_b64encode(json.dumps({"start": start + limit, "rv": rv}).encode()).decode()
+            return ListResult(items[start:start + limit], rv, token, len(items) - start - limit)
+        return ListResult(items[start:], rv)
+
+    # --- writes -----------------------------------------------------------------------------------------
+
+    def create(self, rt: ResourceType, namespace: str | None, body: dict, *, dry_run: bool = False,
+               field_manager: str | None = None, operation: str = "Update") -> dict:
+        obj = clone(body)
+        obj.setdefault("apiVersion", rt.api_version)
+        obj.setdefault("kind", rt.kind)
+        meta = obj.setdefault("metadata", {})
+        if rt.namespaced:
+            if meta.get("namespace") and namespace and meta["namespace"] != namespace:
+                raise errors.bad_request("the namespace of the provided object does not match the namespace "
+                                         "sent on the request")
+            meta["namespace"] = namespace or meta.get("namespace") or "default"
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + random_suffix()
+        for transient in ("resourceVersion", "uid", "creationTimestamp", "deletionTimestamp", "managedFields",
+                          "selfLink", "deletionGracePeriodSeconds"):
+            meta.pop(transient, None)
+        with self.store.lock:
+            self._check_namespace(rt, obj)
+            meta["uid"] = str(uuid.uuid4())
+            apply_defaults(rt, obj, None)
+            causes = validate(rt, obj, None)
+            if causes:
+                raise errors.invalid(rt, meta.get("name", ""), causes)
+            if self.store.get(rt.key, meta.get("namespace", ""), meta["name"]) is not None:
+                raise errors.already_exists(rt, meta["name"])
+            for plugin in self.admission:
+                plugin("CREATE", rt, obj, None)
+            meta["creationTimestamp"] = rfc3339()
+            if _spec_part(obj).keys() - {"apiVersion", "kind"}:
+                meta["generation"] = 1
+            if field_manager:
+                self._record_manager(obj, field_manager, operation,
+                                     patch.field_paths(body) if operation == "Apply" else patch.field_paths(obj))
+            if dry_run:
+                return obj
+            return self.store.create(rt.key, obj)
+
+    def update(self, rt: ResourceType, namespace: str, name: str, body: dict, *, subresource: str = "",
+               dry_run: bool = False, field_manager: str | None = None) -> dict:
+        with self.store.lock:
+            old = self.get(rt, namespace, name)
+            expected = (body.get("metadata") or {}).get("resourceVersion")
+            if expected and expected != old["metadata"]["resourceVersion"]:
+                raise errors.conflict(rt, name)
+            return self._write(rt, old, body, subresource=subresource, dry_run=dry_run,
+                               field_manager=field_manager)
+
+    def patch(self, rt: ResourceType, namespace: str, name: str, patch_type: str, body: object, *,
+              subresource: str = "", dry_run: bool = False, field_manager: str | None = None,
+              force: bool = False) -> dict:
+        with self.store.lock:
+            current = self.store.get(rt.key, namespace if rt.namespaced else "", name)
+            if patch_type == "apply":
+                return self._apply(rt, namespace, name, current, body, subresource=subresource, dry_run=dry_run,
+                                   field_manager=field_manager or "", force=force)
+            if current is None:
+                raise errors.not_found(rt, name)
+            base = current if subresource != "scale" else self.scale_of(rt, current)
+            try:
+                if patch_type == "json":
+                    new = patch.json_patch(base, body)  # type: ignore[arg-type]
+                elif patch_type == "merge":
+                    new = patch.json_merge_patch(base, body)
+                else:
+                    new = patch.strategic_merge_patch(base, body)
+            except (patch.PatchError, TypeError, ValueError, AttributeError) as err:
+                raise ApiError(422, "Invalid", str(err)) from err
+            if not isinstance(new, dict):
+                raise errors.bad_request("patch did not produce an object")
+            expected = (new.get("metadata") or {}).get("resourceVersion")
+            if expected and expected != current["metadata"]["resourceVersion"]:
+                raise errors.conflict(rt, name)
+            return self._write(rt, current, new, subresource=subresource, dry_run=dry_run,
+                               field_manager=field_manager)
+
+    def _apply(self, rt: ResourceType, namespace: str, name: str, current: dict | None, config: object, *,
+               subresource: str, dry_run: bool, field_manager: str, force: bool) -> dict:
+        if not isinstance(config, dict):
+            raise errors.bad_request("apply patch must be an object")
+        if not field_manager:
+            raise errors.bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
+                                     "is required for apply patch")
+        meta = config.get("metadata") or {}
+        if meta.get("name") and meta["name"] != name:
+            raise errors.bad_request("the name of the object (%s) does not match the name on the URL (%s)"
+                                     % (meta["name"], name))
+        if current is None:
+            body = clone(config)
+            body.setdefault("metadata", {})["name"] = name
+            return self.create(rt, namespace, body, dry_run=dry_run, field_manager=field_manager,
+                               operation="Apply")
+        owners = self._owners(current)
+        applied = patch.field_paths(config)
+        conflicts = patch.apply_conflicts(current, config, field_manager, owners)
+        if conflicts and not force:
+            raise _apply_conflict(rt, name, conflicts)
+        new = clone(current)
+        patch.remove_unapplied(new, owners.get(field_manager, set()), applied,
+                               set().union(*(p for m, p in owners.items() if m != field_manager)))
+        merged = patch.apply_merge(new, config)
+        assert isinstance(merged, dict)
+        for other, paths in conflicts.items():
+            owners[other] -= set(paths)
+        owners[field_manager] = applied
+        merged["metadata"]["managedFields"] = self._render_managers(current, owners, field_manager, "Apply")
+        return self._write(rt, current, merged, subresource=subresource, dry_run=dry_run, field_manager=None)
+
+    def _write(self, rt: ResourceType, old: dict, body: dict, *, subresource: str, dry_run: bool,
+               field_manager: str | None) -> dict:
+        if subresource == "scale":
+            replicas = (body.get("spec") or {}).get("replicas")
+            body = clone(old)
+            body.setdefault("spec", {})["replicas"] = replicas
+            subresource = ""
+        new = clone(body)
+        if subresource == "status":
+            new = clone(old)
+            new["status"] = clone(body.get("status") or {})
+        elif "status" in rt.subresources:
+            if "status" in old:
+                new["status"] = clone(old["status"])
+            else:
+                new.pop("status", None)
+        meta = new.setdefault("metadata", {})
+        old_meta = old["metadata"]
+        for fixed in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
+                      "deletionGracePeriodSeconds", "generation"):
+            if fixed in old_meta:
+                meta[fixed] = old_meta[fixed]
+            else:
+                meta.pop(fixed, None)
+        if field_manager is None and "managedFields" in old_meta and "managedFields" not in meta:
+            meta["managedFields"] = old_meta["managedFields"]
+        new.setdefault("apiVersion", old["apiVersion"])
+        new.setdefault("kind", old["kind"])
+        if subresource != "status":
+            apply_defaults(rt, new, old)
+            causes = validate(rt, new, old)
+            if causes:
+                raise errors.invalid(rt, meta["name"], causes)
+            if _spec_part(new) != _spec_part(old) and "generation" in old_meta:
+                meta["generation"] = old_meta["generation"] + 1
+            for plugin in self.admission:
+                plugin("UPDATE", rt, new, old)
+            if field_manager:
+                owners = self._owners(old)
+                taken = patch.changed_paths(old, new)
+                for other in owners:
+                    owners[other] -= taken
+                owners[field_manager] = owners.get(field_manager, set()) | taken
+                meta["managedFields"] = self._render_managers(old, owners, field_manager, "Update")
+        if old_meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            if dry_run:
+                return new
+            self.store.replace(rt.key, new)
+            return self.store.delete(rt.key, meta.get("namespace", ""), meta["name"])
+        if dry_run:
+            return new
+        return self.store.replace(rt.key, new)
+
+    def delete(self, rt: ResourceType, namespace: str, name: str, *, propagation: str | None = None,
+               grace_seconds: int | None = None, dry_run: bool = False,
+               preconditions: dict | None = None) -> dict:
+        with self.store.lock:
+            obj = self.get(rt, namespace, name)
+            meta = obj["metadata"]
+            pre = preconditions or {}
+            if pre.get("uid") and pre["uid"] != meta["uid"]:
+                raise ApiError(409, "Conflict", f"Precondition failed: UID in precondition: {pre['uid']}, "
+                               f"UID in object meta: {meta['uid']}", {"name": name, "kind": rt.plural})
+            if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
+                raise errors.conflict(rt, name)
+            if dry_run:
+                return obj
+            policy = propagation or ("Orphan" if rt.key in _DEFAULT_ORPHAN else "Background")
+            finalizers = list(meta.get("finalizers") or [])
+            if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+            if policy == "Orphan" and "orphan" not in finalizers:
+                finalizers.append("orphan")
+            hook = self.delete_hooks.get(rt.key)
+            if hook and not meta.get("deletionTimestamp") and hook(obj, grace_seconds):
+                return self.store.get(rt.key, meta.get("namespace", ""), name) or obj
+            if finalizers or meta.get("deletionTimestamp"):
+                if meta.get("deletionTimestamp") and not finalizers:
+                    return self.store.delete(rt.key, meta.get("namespace", ""), name)
+                updated = clone(obj)
+                updated["metadata"]["finalizers"] = finalizers
+                updated["metadata"].setdefault("deletionTimestamp", rfc3339())
+                updated["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+                return self.store.replace(rt.key, updated)
+            return self.store.delete(rt.key, meta.get("namespace", ""), name)
+
+    # --- the scale subresource --------------------------------------------------------------------------
+
+    @staticmethod
+    def scale_of(rt: ResourceType, obj: dict) -> dict:
+        """The autoscaling/v1 Scale view of a Deployment, ReplicaSet or StatefulSet."""
+        from kubedog_ci.sim.selectors import selector_to_string
+
+        meta = obj["metadata"]
+        return {
+            "kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                         if k in meta},
+            "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                       "selector": selector_to_string((obj.get("spec") or {}).get("selector"))},
+        }
+
+    # --- helpers ----------------------------------------------------------------------------------------
+
+    def _check_namespace(self, rt: ResourceType, obj: dict) -> None:
+        if not rt.namespaced:
+            return
+        namespace = obj["metadata"]["namespace"]
+        ns = self.store.get("/namespaces", "", namespace)
+        if ns is None:
+            raise errors.namespace_not_found(namespace)
+        if ns["metadata"].get("deletionTimestamp") and rt.key != "/events":
+            raise errors.forbidden(rt, obj["metadata"].get("name", ""), "unable to create new content in "
+                                   f"namespace {namespace} because it is being terminated")
+
+    @staticmethod
+    def _owners(obj: dict) -> dict[str, set[patch.Path]]:
+        owners: dict[str, set[patch.Path]] = {}
+        for entry in obj["metadata"].get("managedFields") or []:
+            if entry.get("subresource"):
+                continue
+            owners.setdefault(entry["manager"], set()).update(patch.fields_v1_to_paths(entry.get("fieldsV1") or {}))
+        return owners
+
+    @staticmethod
+    def _render_managers(old: dict, owners: dict[str, set[patch.Path]], manager: str, operation: str) -> list:
+        entries = []
+        previous = {e["manager"]: e for e in old["metadata"].get("managedFields") or [] if not e.get("subresource")}
+        for name, paths in owners.items():
+            if not paths and name != manager:
+                continue
+            entry = clone(previous.get(name) or {"manager": name, "operation": "Update"})
+            entry["apiVersion"] = old["apiVersion"]
+            entry["fieldsType"] = "FieldsV1"
+            entry["fieldsV1"] = patch.paths_to_fields_v1(paths)
+            if name == manager:
+                entry["operation"] = operation
+                entry["time"] = rfc3339()
+            entries.append(entry)
+        return entries
+
+    def _record_manager(self, obj: dict, manager: str, operation: str, paths: set[patch.Path]) -> None:
+        obj["metadata"]["managedFields"] = [{
+            "manager": manager, "operation": operation, "apiVersion": obj["apiVersion"], "time": rfc3339(),
+            "fieldsType": "FieldsV1", "fieldsV1": patch.paths_to_fields_v1(paths)}]
+
+
+def _apply_conflict(rt: ResourceType, name: str, conflicts: dict[str, list[patch.Path]]) -> ApiError:
+    causes = []
+    lines = []
+    total = sum(len(p) for p in conflicts.values())
+    for manager, paths in conflicts.items():
+        for path in paths:
+            causes.append({"reason": "FieldManagerConflict",
+                           "message": f'conflict with "{manager}" using {rt.api_version}',
+                           "field": patch.render_path(path)})
+            lines.append((manager, patch.render_path(path)))
+    if total == 1:
+        manager, field = lines[0]
+        message = f'Apply failed with 1 conflict: conflict with "{manager}" using {rt.api_version}: {field}'
+    else:
+        parts = []
+        for manager, paths in conflicts.items():
+            parts.append(f'conflicts with "{manager}" using {rt.api_version}:\n'
+                         + "\n".join(f"- {patch.render_path(p)}" for p in paths))
+        message = f"Apply failed with {total} conflicts: " + "\n".join(parts)
+    details = {"name": name, **({"group": rt.group} if rt.group else {}), "kind": rt.plural, "causes": causes}
+    return ApiError(409, "Conflict", message, details)

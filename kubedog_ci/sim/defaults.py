@@ -1,0 +1,250 @@
+"""Defaulting, as the API server's SetDefaults_* functions and defaulting admission plugins do it.
+
+Real clients read these defaults back (`kubectl get -o yaml`, rollout strategies, probe periods), and the
+simulated controllers rely on them being present, so they are applied on every create and update.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import itertools
+from collections.abc import Callable
+
+from kubedog_ci.sim.resources import ResourceType
+
+_cluster_ips = (str(ipaddress.IPv4Address("10.96.0.10") + n) for n in itertools.count())
+_node_ports = itertools.cycle(range(30000, 32768))
+
+
+def _image_pull_policy(image: str) -> str:
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last:
+        return "IfNotPresent"
+    tag = last.split(":", 1)[1] if ":" in last else "latest"
+    return "Always" if tag == "latest" else "IfNotPresent"
+
+
+def _probe(probe: dict | None) -> None:
+    if not probe:
+        return
+    probe.setdefault("timeoutSeconds", 1)
+    probe.setdefault("periodSeconds", 10)
+    probe.setdefault("successThreshold", 1)
+    probe.setdefault("failureThreshold", 3)
+    if "httpGet" in probe:
+        probe["httpGet"].setdefault("scheme", "HTTP")
+        probe["httpGet"].setdefault("path", "/")
+
+
+def _container(container: dict) -> None:
+    container.setdefault("imagePullPolicy", _image_pull_policy(str(container.get("image", ""))))
+    container.setdefault("terminationMessagePath", "/dev/termination-log")
+    container.setdefault("terminationMessagePolicy", "File")
+    container.setdefault("resources", {})
+    for port in container.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        _probe(container.get(probe))
+
+
+def pod_spec(spec: dict, restart_policy: str | None = "Always") -> None:
+    """SetDefaults_PodSpec and SetDefaults_Container."""
+    if restart_policy:
+        spec.setdefault("restartPolicy", restart_policy)
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("securityContext", {})
+    for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+        _container(container)
+    for volume in spec.get("volumes") or []:
+        for source in ("configMap", "secret"):
+            if source in volume:
+                volume[source].setdefault("defaultMode", 420)
+
+
+def _template(obj: dict, restart_policy: str | None = "Always") -> None:
+    template = obj.setdefault("spec", {}).setdefault("template", {})
+    template.setdefault("metadata", {})
+    pod_spec(template.setdefault("spec", {}), restart_policy)
+
+
+def _pod(obj: dict, old: dict | None) -> None:
+    spec = obj.setdefault("spec", {})
+    pod_spec(spec)
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    spec.setdefault("priority", 0)
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    tolerations = spec.setdefault("tolerations", [])
+    for taint in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+        if not any(t.get("key") == taint for t in tolerations):
+            tolerations.append({"key": taint, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+    if old is None:
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
+
+
+def qos_class(spec: dict) -> str:
+    """Guaranteed / Burstable / BestEffort from the containers' requests and limits."""
+    containers = spec.get("containers") or []
+    resources = [c.get("resources") or {} for c in containers]
+    if not any(r.get("requests") or r.get("limits") for r in resources):
+        return "BestEffort"
+    guaranteed = all(
+        (r.get("limits") or {}).get(k) and (r.get("requests") or {}).get(k, (r.get("limits") or {}).get(k))
+        == (r.get("limits") or {}).get(k) for r in resources for k in ("cpu", "memory"))
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _deployment(obj: dict, old: dict | None) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    strategy = spec.setdefault("strategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", "25%")
+        rolling.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    _template(obj)
+
+
+def _replicaset(obj: dict, old: dict | None) -> None:
+    obj.setdefault("spec", {}).setdefault("replicas", 1)
+    _template(obj)
+
+
+def _statefulset(obj: dict, old: dict | None) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        strategy.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
+    for claim in spec.get("volumeClaimTemplates") or []:
+        claim.setdefault("apiVersion", "v1")
+        claim.setdefault("kind", "PersistentVolumeClaim")
+        claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+        claim.setdefault("status", {"phase": "Pending"})
+    _template(obj)
+
+
+def _daemonset(obj: dict, old: dict | None) -> None:
+    spec = obj.setdefault("spec", {})
+    strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", 1)
+        rolling.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _template(obj)
+
+
+def _job(obj: dict, old: dict | None) -> None:
+    spec = obj.setdefault("spec", {})
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+    uid = obj["metadata"].get("uid")
+    if old is None and uid and not spec.get("manualSelector") and not spec.get("selector"):
+        name = obj["metadata"]["name"]
+        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+        labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {})
+        labels.update({"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
+                       "controller-uid": uid, "job-name": name})
+    _template(obj, restart_policy=None)
+
+
+def _cronjob(obj: dict, old: dict | None) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    job_spec = spec.setdefault("jobTemplate", {}).setdefault("spec", {})
+    job_spec.setdefault("backoffLimit", 6)
+    template = job_spec.setdefault("template", {})
+    template.setdefault("metadata", {})
+    pod_spec(template.setdefault("spec", {}), None)
+
+
+def _service(obj: dict, old: dict | None) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    if spec["type"] == "ExternalName":
+        return
+    for port in spec.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+        port.setdefault("targetPort", port.get("port"))
+        if spec["type"] in ("NodePort", "LoadBalancer"):
+            previous = [p for p in ((old or {}).get("spec") or {}).get("ports") or [] if p.get("port") == port.get("port")]
+            port.setdefault("nodePort", previous[0].get("nodePort") if previous else next(_node_ports))
+    previous_ip = ((old or {}).get("spec") or {}).get("clusterIP")
+    if not spec.get("clusterIP"):
+        spec["clusterIP"] = previous_ip or next(_cluster_ips)
+    spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    spec.setdefault("ipFamilies", ["IPv4"])
+    spec.setdefault("ipFamilyPolicy", "SingleStack")
+    spec.setdefault("internalTrafficPolicy", "Cluster")
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if spec["type"] == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    if old is None:
+        obj["status"] = {"loadBalancer": {}}
+
+
+def _pvc(obj: dict, old: dict | None) -> None:
+    obj.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+    if old is None:
+        obj["status"] = {"phase": "Pending"}
+
+
+def _namespace(obj: dict, old: dict | None) -> None:
+    obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+    obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+    if old is None:
+        obj["status"] = {"phase": "Active"}
+
+
+def _secret(obj: dict, old: dict | None) -> None:
+    obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None)
+    if string_data:
+        data = obj.setdefault("data", {})
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+
+
+_DEFAULTERS: dict[str, Callable[[dict, dict | None], None]] = {
+    "/pods": _pod,
+    "apps/deployments": _deployment,
+    "apps/replicasets": _replicaset,
+    "apps/statefulsets": _statefulset,
+    "apps/daemonsets": _daemonset,
+    "batch/jobs": _job,
+    "batch/cronjobs": _cronjob,
+    "/services": _service,
+    "/persistentvolumeclaims": _pvc,
+    "/namespaces": _namespace,
+    "/secrets": _secret,
+}
+
+
+def apply_defaults(rt: ResourceType, obj: dict, old: dict | None) -> None:
+    """Fill in the defaults of one object in place (no-op for kinds without defaults)."""
+    defaulter = _DEFAULTERS.get(rt.key)
+    if defaulter:
+        defaulter(obj, old)
