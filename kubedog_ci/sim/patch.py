@@ -358,3 +358,8 @@ def remove_unapplied(obj: dict, previously: set[Path], now: set[Path], others: s
     """Remove what a manager applied before, applies no longer, and nobody else owns."""
     for path in sorted(previously - now - others, key=len, reverse=True):
         _remove_path(obj, path)
+        for depth in range(len(path) - 1, 1, -1):
+            found, parent = _lookup(obj, path[:depth])
+            if not (found and parent in ({}, [])) or (*path[:depth],) in now | others:
+                break
+            _remove_path(obj, path[:depth])
