@@ -17,7 +17,7 @@ from kubedog_ci.cli.main import build_parser, main
 KUBEDOG = [sys.executable, "-m", "kubedog_ci.cli.main"]
 
 
-def _subcommand_paths(parser, prefix=()):  # noqa: ANN001, ANN202 - argparse internals
+def _subcommand_paths(parser, prefix=()):
     for action in parser._actions:
         if action.__class__.__name__ == "_SubParsersAction":
             for name, sub in action.choices.items():
@@ -78,6 +78,6 @@ def test_sim_serve_writes_kubeconfig_serves_and_stops_on_sigterm(tmp_path: Path)
         api.close()
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "Traceback" not in err

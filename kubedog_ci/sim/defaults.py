@@ -185,12 +185,12 @@ def _service(obj: dict, old: dict | None) -> None:
     spec.setdefault("sessionAffinity", "None")
     if spec["type"] == "ExternalName":
         return
+    old_ports = {p.get("port"): p.get("nodePort") for p in ((old or {}).get("spec") or {}).get("ports") or []}
     for port in spec.get("ports") or []:
         port.setdefault("protocol", "TCP")
         port.setdefault("targetPort", port.get("port"))
         if spec["type"] in ("NodePort", "LoadBalancer"):
-            previous = [p for p in ((old or {}).get("spec") or {}).get("ports") or [] if p.get("port") == port.get("port")]
-            port.setdefault("nodePort", previous[0].get("nodePort") if previous else next(_node_ports))
+            port.setdefault("nodePort", old_ports.get(port.get("port")) or next(_node_ports))
     previous_ip = ((old or {}).get("spec") or {}).get("clusterIP")
     if not spec.get("clusterIP"):
         spec["clusterIP"] = previous_ip or next(_cluster_ips)

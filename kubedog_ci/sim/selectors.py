@@ -77,6 +77,10 @@ def field_value(obj: dict, path: str) -> str:
     return str(node)
 
 
+def _field_check(path: str, value: str, equal: bool) -> Predicate:
+    return lambda obj: (field_value(obj, path) == value) is equal
+
+
 def parse_field_selector(text: str | None) -> Predicate:
     """`metadata.name=x,involvedObject.kind=Pod,status.phase!=Failed` -> a predicate over an object."""
     if not text:
@@ -85,10 +89,10 @@ def parse_field_selector(text: str | None) -> Predicate:
     for term in _split_terms(text):
         if "!=" in term:
             path, value = term.split("!=", 1)
-            checks.append(lambda o, p=path.strip(), v=value.strip(): field_value(o, p) != v)
+            checks.append(_field_check(path.strip(), value.strip(), equal=False))
         elif "=" in term:
             path, value = term.replace("==", "=").split("=", 1)
-            checks.append(lambda o, p=path.strip(), v=value.strip(): field_value(o, p) == v)
+            checks.append(_field_check(path.strip(), value.strip(), equal=True))
         else:
             raise SelectorError(f"invalid selector: '{text}'; can't understand '{term}'")
     return lambda obj: all(check(obj) for check in checks)

@@ -191,7 +191,8 @@ def _pvc(rt: ResourceType, obj: dict, old: dict | None) -> list[Cause]:
     if old is not None:
         def frozen(s: dict) -> dict:
             out = {k: v for k, v in s.items() if k not in ("resources", "volumeName", "volumeAttributesClassName")}
-            out.pop("storageClassName", None) if not (old.get("spec") or {}).get("storageClassName") else None
+            if not (old.get("spec") or {}).get("storageClassName"):
+                out.pop("storageClassName", None)  # the default StorageClass may still be filled in
             return out
 
         if frozen(spec) != frozen(old.get("spec") or {}):
