@@ -19,7 +19,7 @@ from kubedog_ci.sim.defaults import apply_defaults
 from kubedog_ci.sim.errors import ApiError
 from kubedog_ci.sim.loop import SimLoop, rfc3339
 from kubedog_ci.sim.resources import Registry, ResourceType
-from kubedog_ci.sim.selectors import SelectorError, parse_field_selector, parse_label_selector
+from kubedog_ci.sim.selectors import Predicate, SelectorError, parse_field_selector, parse_label_selector
 from kubedog_ci.sim.store import Store, clone
 from kubedog_ci.sim.validation import validate
 
@@ -37,6 +37,11 @@ def random_suffix(length: int = 5) -> str:
 
 def _spec_part(obj: dict) -> dict:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+
+
+def _namespace_finalizers(rt: ResourceType, obj: dict) -> list:
+    """A Namespace's spec.finalizers hold it, once deleted, like metadata.finalizers until emptied."""
+    return ((obj.get("spec") or {}).get("finalizers") or []) if rt.key == "/namespaces" else []
 
 
 @dataclass
@@ -70,26 +75,22 @@ class Api:
         return obj
 
     def list(self, rt: ResourceType, namespace: str | None, label_selector: str | None = None,
-             field_selector: str | None = None, limit: int = 0, continue_token: str = "") -> ListResult:
+             field_selector: str | Predicate | None = None, limit: int = 0, continue_token: str = "") -> ListResult:
+        """`field_selector` is a string of any field paths, or a predicate (the HTTP layer's per-kind one)."""
         try:
             labels_ok = parse_label_selector(label_selector)
-            fields_ok = parse_field_selector(field_selector)
+            fields_ok = field_selector if callable(field_selector) else parse_field_selector(field_selector)
         except SelectorError as err:
             raise errors.bad_request(str(err)) from err
         items, rv = self.store.list(rt.key, namespace if rt.namespaced else None)
         items = [o for o in items if labels_ok(o["metadata"].get("labels") or {}) and fields_ok(o)]
-        start = 0
         if continue_token:
-            try:
-                state = json.loads(base64.urlsafe_b64decode(continue_token.encode()))
-                start, rv = int(state["start"]), int(state["rv"])
-            except (ValueError, KeyError, TypeError) as err:
-                raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
-                                         "(version meta.k8s.io/v1)") from err
-        if limit and start + limit < len(items):
-            token = base64.urlsafe_b64encode(json.dumps({"start": start + limit, "rv": rv}).encode()).decode()
-            return ListResult(items[start:start + limit], rv, token, len(items) - start - limit)
-        return ListResult(items[start:], rv)
+            after, rv = _decode_continue(continue_token)
+            items = [o for o in items if _ident(o) > after]
+        if limit and limit < len(items):
+            token = _encode_continue(_storage_key(items[limit - 1]), rv)
+            return ListResult(items[:limit], rv, token, len(items) - limit)
+        return ListResult(items, rv)
 
     # --- writes -----------------------------------------------------------------------------------------
 
@@ -175,12 +176,15 @@ class Api:
         if not isinstance(config, dict):
             raise errors.bad_request("apply patch must be an object")
         if not field_manager:
-            raise errors.bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
-                                     "is required for apply patch")
+            cause = {"reason": "FieldValueRequired", "message": "Required value: is required for apply patch",
+                     "field": "fieldManager"}
+            raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                           "is required for apply patch",
+                           {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [cause]})
         meta = config.get("metadata") or {}
         if meta.get("name") and meta["name"] != name:
-            raise errors.bad_request("the name of the object (%s) does not match the name on the URL (%s)"
-                                     % (meta["name"], name))
+            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL "
+                                     f"({name})")
         if current is None:
             body = clone(config)
             body.setdefault("metadata", {})["name"] = name
@@ -190,7 +194,7 @@ class Api:
         applied = patch.field_paths(config)
         conflicts = patch.apply_conflicts(current, config, field_manager, owners)
         if conflicts and not force:
-            raise _apply_conflict(rt, name, conflicts)
+            raise _apply_conflict(current, conflicts)
         new = clone(current)
         patch.remove_unapplied(new, owners.get(field_manager, set()), applied,
                                set().union(*(p for m, p in owners.items() if m != field_manager)))
@@ -246,7 +250,10 @@ class Api:
                     owners[other] -= taken
                 owners[field_manager] = owners.get(field_manager, set()) | taken
                 meta["managedFields"] = self._render_managers(old, owners, field_manager, "Update")
-        if old_meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        if _unchanged(old, new):
+            return old
+        if (old_meta.get("deletionTimestamp") and not meta.get("finalizers") and not _namespace_finalizers(rt, new)
+                and not old_meta.get("deletionGracePeriodSeconds")):
             if dry_run:
                 return new
             self.store.replace(rt.key, new)
@@ -280,11 +287,14 @@ class Api:
                 return self.store.get(rt.key, meta.get("namespace", ""), name) or obj
             if finalizers or meta.get("deletionTimestamp"):
                 if meta.get("deletionTimestamp") and not finalizers:
+                    if _namespace_finalizers(rt, obj):
+                        return obj
                     return self.store.delete(rt.key, meta.get("namespace", ""), name)
                 updated = clone(obj)
                 updated["metadata"]["finalizers"] = finalizers
                 updated["metadata"].setdefault("deletionTimestamp", rfc3339())
-                updated["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+                if grace_seconds == 0 or "deletionGracePeriodSeconds" not in updated["metadata"]:
+                    updated["metadata"]["deletionGracePeriodSeconds"] = 0
                 return self.store.replace(rt.key, updated)
             return self.store.delete(rt.key, meta.get("namespace", ""), name)
 
@@ -350,24 +360,70 @@ class Api:
             "fieldsType": "FieldsV1", "fieldsV1": patch.paths_to_fields_v1(paths)}]
 
 
-def _apply_conflict(rt: ResourceType, name: str, conflicts: dict[str, list[patch.Path]]) -> ApiError:
-    causes = []
-    lines = []
-    total = sum(len(p) for p in conflicts.values())
-    for manager, paths in conflicts.items():
-        for path in paths:
-            causes.append({"reason": "FieldManagerConflict",
-                           "message": f'conflict with "{manager}" using {rt.api_version}',
-                           "field": patch.render_path(path)})
-            lines.append((manager, patch.render_path(path)))
-    if total == 1:
-        manager, field = lines[0]
-        message = f'Apply failed with 1 conflict: conflict with "{manager}" using {rt.api_version}: {field}'
+def _comparable(obj: dict) -> dict:
+    meta = {k: v for k, v in obj["metadata"].items() if k not in ("resourceVersion", "managedFields")}
+    managers = [{k: v for k, v in e.items() if k != "time"} for e in obj["metadata"].get("managedFields") or []]
+    return {**obj, "metadata": meta, "managedFields": managers}
+
+
+def _unchanged(old: dict, new: dict) -> bool:
+    """A write that changes nothing but timestamps of field managers is skipped, as etcd3's GuaranteedUpdate does
+    (no new resourceVersion, no watch event): re-applying an unchanged manifest must not look like a change."""
+    return _comparable(old) == _comparable(new)
+
+
+def _ident(obj: dict) -> tuple[str, str]:
+    """(namespace, name): the order of the store's lists."""
+    return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+
+def _storage_key(obj: dict) -> str:
+    """The object's etcd key below the resource prefix, as continue tokens carry it."""
+    namespace, name = _ident(obj)
+    return f"{namespace}/{name}" if namespace else name
+
+
+def _encode_continue(last_key: str, rv: int) -> str:
+    """The real token's shape: base64 of {"v","rv","start"}, start being the key after which the next page begins."""
+    state = {"v": "meta.k8s.io/v1", "rv": rv, "start": last_key + "\x00"}
+    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[tuple[str, str], int]:
+    """(namespace, name) after which the page starts, and the list's resourceVersion."""
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
+        if state.get("v") != "meta.k8s.io/v1":
+            raise ValueError(state.get("v"))
+        namespace, _, name = str(state["start"]).rstrip("\x00").rpartition("/")
+        return (namespace, name), int(state["rv"])
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
+                                 "(version meta.k8s.io/v1)") from err
+
+
+def _manager_label(entry: dict) -> str:
+    """printManager (managedfields/internal/conflict.go): an Update manager is named with its apiVersion."""
+    label = json.dumps(entry["manager"])
+    if entry.get("subresource"):
+        label += f" with subresource {json.dumps(entry['subresource'])}"
+    if entry.get("operation") == "Update":
+        label += f" using {entry.get('apiVersion', '')}"
+    return label
+
+
+def _apply_conflict(live: dict, conflicts: dict[str, list[patch.Path]]) -> ApiError:
+    """NewConflictError's 409 (details hold only the causes), the message grouped by manager in sorted order."""
+    entries = {e["manager"]: e for e in live["metadata"].get("managedFields") or [] if not e.get("subresource")}
+    labels = {m: _manager_label(entries.get(m) or {"manager": m, "operation": "Apply"}) for m in conflicts}
+    causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {labels[m]}",
+               "field": patch.render_path(p)} for m, paths in conflicts.items() for p in paths]
+    if len(causes) == 1:
+        message = f"Apply failed with 1 conflict: {causes[0]['message']}: {causes[0]['field']}"
     else:
-        parts = []
-        for manager, paths in conflicts.items():
-            parts.append(f'conflicts with "{manager}" using {rt.api_version}:\n'
-                         + "\n".join(f"- {patch.render_path(p)}" for p in paths))
-        message = f"Apply failed with {total} conflicts: " + "\n".join(parts)
-    details = {"name": name, **({"group": rt.group} if rt.group else {}), "kind": rt.plural, "causes": causes}
-    return ApiError(409, "Conflict", message, details)
+        lines = []
+        for manager in sorted(conflicts):
+            lines.append(f"conflicts with {labels[manager]}:")
+            lines += [f"- {patch.render_path(p)}" for p in conflicts[manager]]
+        message = f"Apply failed with {len(causes)} conflicts: " + "\n".join(lines)
+    return ApiError(409, "Conflict", message, {"causes": causes})

@@ -133,6 +133,8 @@ def _statefulset(obj: dict, old: dict | None) -> None:
         claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
         claim.setdefault("status", {"phase": "Pending"})
     _template(obj)
+    if old is None:
+        obj["status"] = {"replicas": 0, "availableReplicas": 0}
 
 
 def _daemonset(obj: dict, old: dict | None) -> None:
@@ -145,6 +147,22 @@ def _daemonset(obj: dict, old: dict | None) -> None:
         rolling.setdefault("maxSurge", 0)
     spec.setdefault("revisionHistoryLimit", 10)
     _template(obj)
+    _template_generation(obj, old)
+    if old is None:
+        obj["status"] = dict.fromkeys(("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled",
+                                       "numberReady"), 0)
+
+
+def _template_generation(obj: dict, old: dict | None) -> None:
+    """The DaemonSet strategy's spec.templateGeneration, served in apps/v1 as this annotation: 1 on create,
+    +1 whenever the template changes, whatever the client sent."""
+    key = "deprecated.daemonset.template.generation"
+    generation = 1
+    if old is not None:
+        previous = ((old.get("metadata") or {}).get("annotations") or {}).get(key, "1")
+        generation = int(previous) if str(previous).isdigit() else 1
+        generation += obj["spec"].get("template") != (old.get("spec") or {}).get("template")
+    obj["metadata"].setdefault("annotations", {})[key] = str(generation)
 
 
 def _job(obj: dict, old: dict | None) -> None:

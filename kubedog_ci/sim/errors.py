@@ -90,5 +90,12 @@ def unsupported_media_type(content_type: str) -> ApiError:
                     f"application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type})")
 
 
+def unsupported_body(content_type: str, why: str = "") -> ApiError:
+    """415 for a body the simulator cannot read: NegotiateInputSerializer's message, plus why when known."""
+    return ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted "
+                    "media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+                    f" (got {content_type}{': ' + why if why else ''})")
+
+
 def path_not_found() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})

@@ -116,7 +116,9 @@ def to_events_v1(event: dict) -> dict:
     }
     if event.get("series"):
         out["series"] = event["series"]
-    return {k: v for k, v in out.items() if v is not None}
+    shown = {k: v for k, v in out.items() if v is not None}
+    shown["eventTime"] = event.get("eventTime")  # null for correlator-written events, as the real API serves them
+    return shown
 
 
 def from_events_v1(event: dict) -> dict:

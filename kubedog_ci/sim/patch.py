@@ -305,7 +305,7 @@ def fields_v1_to_paths(tree: dict, prefix: Path = ()) -> set[Path]:
         if seg == ".":
             continue
         path = (*prefix, seg)
-        if not sub or seg.startswith("k:"):
+        if not sub or "." in sub:
             paths.add(path)
         paths |= fields_v1_to_paths(sub, path)
     return paths
@@ -314,7 +314,8 @@ def fields_v1_to_paths(tree: dict, prefix: Path = ()) -> set[Path]:
 def changed_paths(old: dict, new: dict) -> set[Path]:
     """Leaf paths whose value differs between two objects (what an Update-operation manager takes over)."""
     new_paths = field_paths(new)
-    return {p for p in new_paths if _lookup(old, p) != _lookup(new, p)}
+    return {p for p in new_paths if _lookup(old, p) != _lookup(new, p)
+            and not (p[-1].startswith("k:") and _lookup(old, p)[0])}  # an item that was there stays its owner's
 
 
 def apply_merge(live: object, config: object, field: str = "") -> object:
@@ -345,6 +346,8 @@ def apply_conflicts(live: dict, config: dict, manager: str, owners: dict[str, se
     """Paths the config would change that another manager owns, by manager."""
     conflicts: dict[str, list[Path]] = {}
     for path in sorted(field_paths(config)):
+        if path[-1].startswith("k:"):
+            continue  # a list item's key is shared by whoever applies the item; its fields may conflict
         found, value = _lookup(live, path)
         if not found or value == _lookup(config, path)[1]:
             continue
@@ -356,8 +359,9 @@ def apply_conflicts(live: dict, config: dict, manager: str, owners: dict[str, se
 
 def remove_unapplied(obj: dict, previously: set[Path], now: set[Path], others: set[Path]) -> None:
     """Remove what a manager applied before, applies no longer, and nobody else owns."""
-    for path in sorted(previously - now - others, key=len, reverse=True):
-        _remove_path(obj, path)
+    for path in sorted(previously - now - others, key=len):
+        if not any(other[:len(path)] == path for other in others):  # nobody keeps a field inside it
+            _remove_path(obj, path)
         for depth in range(len(path) - 1, 1, -1):
             found, parent = _lookup(obj, path[:depth])
             if not (found and parent in ({}, [])) or (*path[:depth],) in now | others:

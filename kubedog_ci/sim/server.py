@@ -25,14 +25,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import yaml
 
-from kubedog_ci.sim import errors, tables
+from kubedog_ci.sim import errors, openapi, protobuf, tables
 from kubedog_ci.sim.api import Api
 from kubedog_ci.sim.config import SimConfig
 from kubedog_ci.sim.errors import ApiError
 from kubedog_ci.sim.events import from_events_v1, to_events_v1
 from kubedog_ci.sim.logs import LogStore, parse_rfc3339_ns
+from kubedog_ci.sim.protobuf import ProtobufError
 from kubedog_ci.sim.resources import ResourceType
-from kubedog_ci.sim.selectors import SelectorError, parse_field_selector, parse_label_selector
+from kubedog_ci.sim.selectors import Predicate, SelectorError, kind_field_selector, parse_label_selector
 from kubedog_ci.sim.store import Expired, clone
 
 try:
@@ -50,6 +51,11 @@ BOOKMARK_INTERVAL = 60.0
 """Simulated seconds between watch bookmarks: the watch cache's bookmark frequency, scaled by the time scale."""
 BOOKMARK_BEFORE_DEADLINE = 2.0
 """Real seconds before a watch's deadline at which the watch cache sends its last bookmark."""
+_RETURNS_DELETED_OBJECT = {"/pods", "/podtemplates", "/persistentvolumeclaims", "/persistentvolumes",
+                           "/resourcequotas", "/services", "/serviceaccounts", "/namespaces",
+                           "storage.k8s.io/storageclasses"}
+"""Kinds whose registry sets ReturnDeletedObject (the OpenAPI spec types their DELETE answer as the object;
+a namespace is never deleted at once and so is answered with itself)."""
 _PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/merge-patch+json": "merge",
@@ -104,7 +110,7 @@ class SimHTTPServer(ThreadingHTTPServer):
         self.stats = Stats()
         self.stopping = threading.Event()
 
-    def process_request_thread(self, request, client_address) -> None:  # noqa: ANN001 - socketserver API
+    def process_request_thread(self, request, client_address) -> None:
         with self.stats.lock:
             self.stats.connections_total += 1
             self.stats.connections_open += 1
@@ -125,7 +131,7 @@ class SimHandler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - BaseHTTPRequestHandler API
+    def log_message(self, format: str, *args: object) -> None:
         """Silence the default access log; the simulator counts requests instead."""
 
     def do_GET(self) -> None:
@@ -237,6 +243,13 @@ class SimHandler(BaseHTTPRequestHandler):
         if path == "/version":
             self._count("discovery")
             return self._send_json(200, VERSION_INFO)
+        if path == "/openapi/v3" or path.startswith("/openapi/v3/"):
+            self._count("discovery")
+            rest = path.removeprefix("/openapi/v3")
+            doc = openapi.group_version(self.api.registry, rest) if rest else openapi.root(self.api.registry)
+            if doc is None:
+                raise errors.path_not_found()
+            return self._send_json(200, doc)
         if path in ("/healthz", "/livez", "/readyz"):
             self._count("discovery")
             data = b"ok"
@@ -255,7 +268,7 @@ class SimHandler(BaseHTTPRequestHandler):
         if parts == ["apis"]:
             self._count("discovery")
             return self._send_json(200, registry.group_list())
-        if parts[0] == "api" and len(parts) == 2 or parts[0] == "apis" and len(parts) in (2, 3):
+        if (parts[0] == "api" and len(parts) == 2) or (parts[0] == "apis" and len(parts) in (2, 3)):
             self._count("discovery")
             if parts[0] == "apis" and len(parts) == 2:
                 doc = registry.group_doc(parts[1])
@@ -345,16 +358,16 @@ class SimHandler(BaseHTTPRequestHandler):
         if verb == "deletecollection":
             return self._delete_collection(route, query)
         if verb == "delete":
-            options = _decode(body) if body else {}
+            options = self._body(body) if body else {}
             obj = self.api.delete(
                 rt, namespace, route.name or "",
                 propagation=query.get("propagationPolicy") or options.get("propagationPolicy"),
                 grace_seconds=_int(query.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))),
                 dry_run=dry_run or options.get("dryRun") == ["All"],
                 preconditions=options.get("preconditions"))
-            return self._send_obj(200, rt, obj)
+            return self._send_deleted(rt, obj)
         if verb == "create":
-            payload = self._incoming(rt, _decode(body))
+            payload = self._incoming(rt, self._body(body))
             if route.subresource == "binding":
                 return self._bind(route, payload)
             if route.subresource == "eviction":
@@ -364,7 +377,7 @@ class SimHandler(BaseHTTPRequestHandler):
             obj = self.api.create(rt, namespace or None, payload, dry_run=dry_run, field_manager=manager)
             return self._send_obj(201, rt, obj)
         if verb == "update":
-            payload = self._incoming(rt, _decode(body))
+            payload = self._incoming(rt, self._body(body))
             obj = self.api.update(rt, namespace, route.name or "", payload, subresource=route.subresource,
                                   dry_run=dry_run, field_manager=manager)
             return self._send_sub(route, obj)
@@ -381,6 +394,31 @@ class SimHandler(BaseHTTPRequestHandler):
         if route.subresource == "scale":
             return self._send_json(200, self.api.scale_of(rt, obj))
         return self._send_obj(200 if existed else 201, rt, obj)
+
+    def _body(self, body: bytes) -> dict:
+        """A create/update/delete body in JSON, YAML or (built-in kinds that kubectl create sends) protobuf."""
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if content_type == protobuf.CONTENT_TYPE:
+            try:
+                return protobuf.decode(body)
+            except ProtobufError as err:
+                raise errors.unsupported_body(content_type, str(err)) from err
+        if content_type not in ("", "application/json", "application/yaml"):
+            raise errors.unsupported_body(content_type)
+        return _decode_yaml(body) if content_type == "application/yaml" else _decode(body)
+
+    def _send_deleted(self, rt: ResourceType, obj: dict) -> None:
+        """The generic store's finalizeDelete: an object removed at once is answered with a Success Status
+        naming it, unless the kind returns the deleted object; one still being deleted is returned as it is."""
+        meta = obj["metadata"]
+        stored = self.api.store.get(rt.key, meta.get("namespace", ""), meta["name"])
+        pending = stored is not None and bool(meta.get("deletionTimestamp") or meta.get("finalizers"))
+        if pending or rt.key in _RETURNS_DELETED_OBJECT:
+            return self._send_obj(200, rt, obj)
+        details = {"name": meta["name"], **({"group": rt.group} if rt.group else {}), "kind": rt.plural,
+                   "uid": meta.get("uid", "")}
+        return self._send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                                     "details": details})
 
     def _send_sub(self, route: Route, obj: dict) -> None:
         if route.subresource == "scale":
@@ -421,7 +459,7 @@ class SimHandler(BaseHTTPRequestHandler):
 
     def _list(self, route: Route, query: dict[str, str]) -> None:
         rt = route.rt
-        result = self.api.list(rt, route.namespace, query.get("labelSelector"), query.get("fieldSelector"),
+        result = self.api.list(rt, route.namespace, query.get("labelSelector"), _field_selector(rt, query),
                                _int(query.get("limit")) or 0, query.get("continue", ""))
         items = [self._present(rt, o) for o in result.items]
         if self._wants_table():
@@ -436,7 +474,7 @@ class SimHandler(BaseHTTPRequestHandler):
 
     def _delete_collection(self, route: Route, query: dict[str, str]) -> None:
         rt = route.rt
-        result = self.api.list(rt, route.namespace, query.get("labelSelector"), query.get("fieldSelector"))
+        result = self.api.list(rt, route.namespace, query.get("labelSelector"), _field_selector(rt, query))
         deleted = []
         for obj in result.items:
             meta = obj["metadata"]
@@ -453,9 +491,9 @@ class SimHandler(BaseHTTPRequestHandler):
         rt = route.rt
         try:
             labels_ok = parse_label_selector(query.get("labelSelector"))
-            fields_ok = parse_field_selector(query.get("fieldSelector"))
         except SelectorError as err:
             raise errors.bad_request(str(err)) from err
+        fields_ok = _field_selector(rt, query)
         namespace = route.namespace if rt.namespaced else None
         name = route.name
 
@@ -503,7 +541,7 @@ class SimHandler(BaseHTTPRequestHandler):
             with self.server.stats.lock:
                 self.server.stats.watches_open -= 1
 
-    def _stream_watch(self, rt: ResourceType, query: dict[str, str], watcher, initial: list[dict],  # noqa: ANN001
+    def _stream_watch(self, rt: ResourceType, query: dict[str, str], watcher, initial: list[dict],
                       backlog: list, initial_end: str | None) -> None:
         timeout = _int(query.get("timeoutSeconds"))
         now = time.monotonic()
@@ -553,7 +591,7 @@ class SimHandler(BaseHTTPRequestHandler):
             raise _Abort
         self._end_stream()
 
-    def _send_bookmark(self, rt: ResourceType, watcher, emit: Callable[[str, dict], None]) -> None:  # noqa: ANN001
+    def _send_bookmark(self, rt: ResourceType, watcher, emit: Callable[[str, dict], None]) -> None:
         """A bookmark at the current resourceVersion, only when no event up to it is still queued for the client."""
         store = self.api.store
         with store.lock:
@@ -617,6 +655,14 @@ class SimHandler(BaseHTTPRequestHandler):
                 stop.set()
             if cut_at is not None and time.monotonic() >= cut_at:
                 stop.set()
+
+
+def _field_selector(rt: ResourceType, query: dict[str, str]) -> Predicate:
+    """The request's fieldSelector as the kind's field label conversion allows it (else 400 with its message)."""
+    try:
+        return kind_field_selector(rt.group, rt.plural, query.get("fieldSelector"))
+    except SelectorError as err:
+        raise errors.bad_request(str(err)) from err
 
 
 def _next_bookmark(now: float, interval: float, deadline: float) -> float | None:
@@ -698,7 +744,7 @@ def _decode(body: bytes) -> dict:
 
 def _decode_yaml(body: bytes) -> dict:
     try:
-        value = yaml.load(body or b"{}", Loader=_YamlLoader)  # noqa: S506 - a safe loader
+        value = yaml.load(body or b"{}", Loader=_YamlLoader)
     except yaml.YAMLError as err:
         raise errors.bad_request(f"error decoding YAML: {err}") from err
     return value

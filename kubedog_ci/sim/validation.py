@@ -75,13 +75,16 @@ def _name(rt: ResourceType, obj: dict) -> list[Cause]:
     if not name:
         return [required("metadata.name", "name or generateName is required")]
     if rt.key in ("/namespaces",):
-        ok, msg = len(name) <= 63 and bool(_DNS1123_LABEL.match(name)), LABEL_MSG
+        limit, pattern, msg = 63, _DNS1123_LABEL, LABEL_MSG
     elif rt.key == "/services":
-        ok, msg = len(name) <= 63 and bool(_DNS1035_LABEL.match(name)), DNS1035_MSG
+        limit, pattern, msg = 63, _DNS1035_LABEL, DNS1035_MSG
     else:
-        ok, msg = len(name) <= 253 and bool(_DNS1123_SUBDOMAIN.match(name)), SUBDOMAIN_MSG
-    if not ok:
-        return [invalid_value("metadata.name", name, msg)]
+        limit, pattern, msg = 253, _DNS1123_SUBDOMAIN, SUBDOMAIN_MSG
+    # IsDNS1123Label & co. report the length and the format as separate errors
+    problems = [f"must be no more than {limit} characters"] if len(name) > limit else []
+    problems += [] if pattern.match(name) else [msg]
+    if problems:
+        return [invalid_value("metadata.name", name, problem) for problem in problems]
     for key, value in (meta.get("labels") or {}).items():
         if not isinstance(value, str):
             return [invalid_value(f"metadata.labels.{key}", value, "label values must be strings")]

@@ -1,0 +1,1 @@
+"""The simulated kubelet's parts; `kubedog_ci.sim.controllers.kubelet` wires them into one controller."""

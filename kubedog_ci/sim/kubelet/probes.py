@@ -1,0 +1,58 @@
+"""Probe results as prober/worker.go counts them, and exec probes run through the shell interpreter.
+
+httpGet, tcpSocket and grpc probes always succeed (nothing listens anywhere); exec probes run their command
+and fail with its output, or with the runtime's timeout message when they run past timeoutSeconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from kubedog_ci.sim import shell
+from kubedog_ci.sim.kubelet.env import expand
+from kubedog_ci.sim.kubelet.state import ProbeWorker
+
+PROBES = (("startupProbe", "Startup"), ("readinessProbe", "Readiness"), ("livenessProbe", "Liveness"))
+_BUSY_LIMIT = 100
+"""The interpreter yields Sleep(0) every 1,000 commands; a probe that busy-loops this long has timed out."""
+
+
+def exec_probe(command: Sequence[str], env: Mapping[str, str], timeout: float) -> tuple[bool, str]:
+    """(success, combined output) of an exec probe."""
+    program = shell.container_program(list(command), None)
+    if program is None:
+        return True, ""
+    output: list[str] = []
+    slept, busy = 0.0, 0
+    timed_out = f'command "{" ".join(command)}" timed out'
+    for step in shell.run(program, env):
+        if isinstance(step, shell.Output):
+            output.append(step.text)
+        elif isinstance(step, shell.Sleep):
+            slept += step.seconds
+            busy += step.seconds == 0
+            if slept > timeout or math.isinf(slept) or busy > _BUSY_LIMIT:
+                return False, timed_out
+        else:
+            return step.code == 0, "".join(output)
+    return True, "".join(output)
+
+
+def run_probe(spec: dict, container: dict, env: Mapping[str, str]) -> tuple[bool, str]:
+    """One probe run; an exec command gets ExpandContainerCommandOnlyStatic's $(VAR) expansion."""
+    command = (spec.get("exec") or {}).get("command")
+    if command is None:
+        return True, ""
+    static = {var["name"]: var.get("value", "") for var in container.get("env") or [] if "valueFrom" not in var}
+    return exec_probe([expand(part, static) for part in command], env, float(spec.get("timeoutSeconds", 1)))
+
+
+def observe(worker: ProbeWorker, success: bool) -> bool | None:
+    """Count a result; the new result once its threshold is met, else None (the previous one holds)."""
+    if worker.last == success:
+        worker.run += 1
+    else:
+        worker.last, worker.run = success, 1
+    threshold = worker.spec.get("successThreshold", 1) if success else worker.spec.get("failureThreshold", 3)
+    return success if worker.run >= threshold else None
