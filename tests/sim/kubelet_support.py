@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from conftest import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
 from kubernetes import client, watch
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import SimConfig
+from tests.support import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
 
 NODE = "sim-worker"
 Check = Callable[[client.V1Pod], object]

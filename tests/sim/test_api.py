@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import urllib3
-from conftest import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import DenyRule, Faults, SimConfig
+from tests.support import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"

@@ -10,7 +10,7 @@ from kubernetes import client
 from kubernetes.client import ApiException
 
 from kubedog_ci.sim.controllers.crd import resource_types, validate_crd, version_priority
-from tests.conftest import Kube
+from tests.support import Kube
 
 GROUP = "example.com"
 

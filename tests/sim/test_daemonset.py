@@ -11,9 +11,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import Kube
 from kubernetes import client
-from workload_support import PodEvent, PodRecorder, kubectl_path, recording, standin_kubelet
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.controllers.daemonset import (
@@ -31,6 +29,8 @@ from kubedog_ci.sim.controllers.daemonset import (
     with_daemon_tolerations,
 )
 from kubedog_ci.sim.errors import forbidden
+from tests.sim.workload_support import PodEvent, PodRecorder, kubectl_path, recording, standin_kubelet
+from tests.support import Kube
 
 NS = "default"
 NODES = ("sim-worker", "sim-worker2", "sim-worker3")

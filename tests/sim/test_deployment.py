@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
@@ -35,13 +34,13 @@ from kubedog_ci.sim.controllers.deployment import (
     set_condition,
 )
 from kubedog_ci.sim.loop import rfc3339
+from tests.support import DEFAULT_TIME_SCALE, KUBECTL, Kube, make_kube, wait_until
 
 MANUAL = "manual"
 STUCK = "registry.example/does-not-exist:1"
 """An image the simulated registry does not have (SimConfig.failing_images): ImagePullBackOff, never Ready."""
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
-KUBECTL = "/tmp/venv/bin/kubectl"
 HASH = re.compile(r"^[bcdfghjklmnpqrstvwxz2456789]{1,10}$")
 
 

@@ -7,21 +7,17 @@ cluster), so every deletion seen here is the garbage collector's.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
 from kubernetes.client.exceptions import ApiException
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import SimConfig
+from tests.support import DEFAULT_TIME_SCALE, KUBECTL, Kube, make_kube, wait_until
 
 HOLD = "example.com/hold"
-KUBECTL = shutil.which("kubectl") or str(Path(sys.executable).with_name("kubectl"))
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,11 @@ writing pod status through the status subresource, which pins down the exact cou
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import SimConfig
@@ -27,10 +23,10 @@ from kubedog_ci.sim.controllers.job import (
     next_backoff,
     parse_indexes,
 )
+from tests.support import DEFAULT_TIME_SCALE, KUBECTL, Kube, make_kube, wait_until
 
 TRACKING = "batch.kubernetes.io/job-tracking"
 INDEX = "batch.kubernetes.io/job-completion-index"
-KUBECTL = shutil.which("kubectl") or str(Path(sys.executable).with_name("kubectl"))
 
 
 # --- pure functions ---------------------------------------------------------------------------------------

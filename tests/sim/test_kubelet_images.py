@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import Kube, wait_until
-from kubelet_support import (
+
+from tests.sim.kubelet_support import (
     cluster,
     container,
     create,
@@ -25,6 +25,7 @@ from kubelet_support import (
     waiting_reason,
     waiting_states,
 )
+from tests.support import Kube, wait_until
 
 MISSING = "nginx:does-not-exist"
 NOT_FOUND = ('rpc error: code = NotFound desc = failed to pull and unpack image '

@@ -11,8 +11,10 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from conftest import Kube, wait_until
-from kubelet_support import (
+from kubernetes.client.exceptions import ApiException
+
+from kubedog_ci.sim.config import ANNOTATION_PREFIX
+from tests.sim.kubelet_support import (
     cluster,
     condition,
     container,
@@ -32,9 +34,7 @@ from kubelet_support import (
     waiting_reason,
     waiting_states,
 )
-from kubernetes.client.exceptions import ApiException
-
-from kubedog_ci.sim.config import ANNOTATION_PREFIX
+from tests.support import Kube, wait_until
 
 LOOP = "while true; do sleep 1; done"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import Kube, wait_until
-from kubelet_support import (
+
+from tests.sim.kubelet_support import (
     cluster,
     condition,
     container,
@@ -25,6 +25,7 @@ from kubelet_support import (
     wait_event,
     wait_pod,
 )
+from tests.support import Kube, wait_until
 
 LOOP = "while true; do sleep 1; done"
 

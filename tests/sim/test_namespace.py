@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from conftest import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
 from kubernetes.client.exceptions import ApiException
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import SimConfig
 from kubedog_ci.sim.controllers.namespace import deletion_conditions, merge_conditions
+from tests.support import DEFAULT_TIME_SCALE, KUBECTL, Kube, make_kube, wait_until
 
 HOLD = "example.com/hold"
-KUBECTL = shutil.which("kubectl") or str(Path(sys.executable).with_name("kubectl"))
 OK_CONDITIONS = [
     ("NamespaceDeletionDiscoveryFailure", "False", "ResourcesDiscovered", "All resources successfully discovered"),
     ("NamespaceDeletionGroupVersionParsingFailure", "False", "ParsedGroupVersions",

@@ -11,7 +11,7 @@ from kubernetes.client import ApiException
 from kubedog_ci.sim.controllers.quota import compute_usage, missing_requests, pretty, tracked
 from kubedog_ci.sim.quantity import Quantity
 from kubedog_ci.sim.resources import BUILTIN
-from tests.conftest import Kube
+from tests.support import Kube
 
 HARD = {"pods": "3", "requests.cpu": "1", "requests.memory": "1Gi", "limits.cpu": "2", "limits.memory": "2Gi"}
 

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
 from kubernetes import client
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import SimConfig
 from kubedog_ci.sim.controllers.replicaset import is_pod_active, pod_from_template, pods_to_delete, slow_start_batches
 from kubedog_ci.sim.loop import rfc3339
+from tests.support import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
 
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"

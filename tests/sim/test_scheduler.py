@@ -21,7 +21,7 @@ from kubedog_ci.sim.controllers.scheduler import (
 )
 from kubedog_ci.sim.quantity import Quantity
 from kubedog_ci.sim.store import Change
-from tests.conftest import Kube
+from tests.support import Kube
 
 NOT_HELPFUL = "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
 

@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 
 from kubedog_ci.sim.controllers.service import endpoint_subsets, resolve_ports
-from tests.conftest import Kube
+from tests.support import Kube
 
 
 def _service(name: str, annotations: dict | None = None, **spec: object) -> dict:

@@ -11,9 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 
 import pytest
-from conftest import Kube, make_kube
 from kubernetes import client
-from workload_support import PodRecorder, kubectl_path, recording, standin_kubelet
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.controllers.statefulset import (
@@ -28,6 +26,8 @@ from kubedog_ci.sim.controllers.statefulset import (
     slow_start,
 )
 from kubedog_ci.sim.errors import ApiError, forbidden
+from tests.sim.workload_support import PodRecorder, kubectl_path, recording, standin_kubelet
+from tests.support import Kube, make_kube
 
 NS = "default"
 HASH = re.compile(r"^[4-9bcdf]{1,10}$")

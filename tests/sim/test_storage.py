@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 
 from kubedog_ci.sim.controllers.storage import claim_class, default_class, volume_matches_claim
-from tests.conftest import Kube
+from tests.support import Kube
 
 EXTERNAL_PROVISIONING = (
     "Waiting for a volume to be created either by the external provisioner 'rancher.io/local-path' or manually by "

@@ -9,22 +9,19 @@ placeholder, so the same tests run against the full cluster once it exists.
 
 from __future__ import annotations
 
-import shutil
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import urllib3
-from conftest import wait_until
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from kubedog_ci.sim.controllers import kubelet
+from tests.support import KUBECTL, wait_until
 
 
 @dataclass(frozen=True)
@@ -148,5 +145,4 @@ def standin_kubelet(core: client.CoreV1Api, namespace: str = "default") -> Itera
 
 def kubectl_path() -> str:
     """The kubectl the test extras install next to the interpreter, or the one on PATH."""
-    beside = Path(sys.executable).with_name("kubectl")
-    return str(beside) if beside.exists() else shutil.which("kubectl") or "kubectl"
+    return KUBECTL or "kubectl"
