@@ -5,6 +5,13 @@ look like a real cluster's. So a container's ``sh -c`` script is parsed here and
 generator of steps (output, sleep, exit) that the kubelet pulls at its own simulated pace.
 Files, processes and the network do not exist: a command that is not a built-in succeeds
 silently, and no file can be read or tested.
+
+Having no network, the simulator takes every HTTP endpoint to be up: the ``wget`` and ``curl``
+built-ins act out a successful exchange in which any address answers ``HTTP/1.1 200 OK`` with an
+empty body, so init containers that poll a Service until it answers 200 go on at once. An empty
+body keeps ``curl -w '%{http_code}'`` printing just ``200`` and invents no content; ``wget -O-``
+and plain ``curl`` therefore print nothing. A small ``awk`` lets such scripts pick the status out
+of ``wget -S`` or ``curl -I`` output.
 """
 
 from __future__ import annotations
@@ -515,7 +522,7 @@ def _parse(source: str) -> _Node:
 _YIELD_EVERY = 1000  # commands between Sleep(0.0) steps, so that busy loops hand back control
 _PROBE_COMMAND_LIMIT = 10_000  # a probe running more commands than this counts as timed out
 _SHELLS = frozenset({"sh", "bash", "ash", "dash"})
-_BINARIES = frozenset({"echo", "printf", "sleep", "true", "false", "seq"})
+_BINARIES = frozenset({"echo", "printf", "sleep", "true", "false", "seq", "wget", "curl", "awk"})
 _IFS = re.compile(r"[ \t\n]+")
 
 _Target = str | list[str] | None  # a stream name, a capture buffer, or discarded output
@@ -926,6 +933,104 @@ class _Shell:
             self.vars[name] = values[index] if index < len(values) else ""
         return 0 if newline else 1
 
+    def _builtin_wget(self, args: list[str], io: _Io) -> _Gen:
+        """busybox or GNU ``wget``: every URL answers 200 with an empty body (see the module docstring).
+
+        ``-S`` prints the response head to stderr as busybox does (``  HTTP/1.1 200 OK``), even
+        with ``-q``; ``-o FILE`` sends it to that log instead. The body goes to ``-O FILE`` (nowhere
+        unless it names a standard stream, such as ``-O-``), or to no file; ``--spider`` skips it.
+        """
+        options, urls = _options(args, "OoTtPUYe", _WGET_LONG_WITH_ARG)
+        if not urls:
+            yield from _write(io.err, "wget: missing URL\n")
+            return 1
+        log: _Target = io.err
+        body: _Target = None
+        for name, value in options:
+            if name in ("-O", "--output-document"):
+                body = _file_target(value, io)
+            elif name in ("-o", "--output-file"):
+                log = _file_target(value, io)
+        show_head = any(name in ("-S", "--server-response") for name, _ in options)
+        spider = any(name == "--spider" for name, _ in options)
+        for _url in urls:
+            if show_head:
+                yield from _write(log, "".join(f"  {line}\n" for line in _HTTP_HEAD))
+            if not spider:
+                yield from _write(body, _HTTP_BODY)
+        return 0
+
+    def _builtin_curl(self, args: list[str], io: _Io) -> _Gen:
+        """``curl``: every URL answers 200 with an empty body (see the module docstring).
+
+        The body, after the response head with ``-i`` (or instead of the body with ``-I``), goes to
+        ``-o FILE`` (nowhere unless it names a standard stream) or standard output; then ``-w``
+        writes its format to standard output. Nothing can fail, so ``-s -S -f -L --max-time``
+        change nothing, and no progress meter is drawn.
+        """
+        options, urls = _options(args, "AbcCdDeEFHKmorTuUwxXyYzQ", _CURL_LONG_WITH_ARG)
+        urls += [value for name, value in options if name == "--url"]
+        if not urls:
+            yield from _write(io.err, "curl: no URL specified!\n")
+            return 2
+        target: _Target = io.out
+        write_out, head, include = "", False, False
+        for name, value in options:
+            if name in ("-o", "--output"):
+                target = _file_target(value, io)
+            elif name in ("-O", "--remote-name"):
+                target = None
+            elif name in ("-w", "--write-out"):
+                write_out = "" if value.startswith("@") else value  # @FILE: no file exists
+            elif name in ("-I", "--head"):
+                head = True
+            elif name in ("-i", "--include"):
+                include = True
+        for url in urls:
+            if head or include:
+                yield from _write(target, "".join(f"{line}\n" for line in _HTTP_HEAD) + "\n")
+            if not head:
+                yield from _write(target, _HTTP_BODY)
+            yield from _write(io.out, _curl_write_out(write_out, url))
+        return 0
+
+    def _builtin_awk(self, args: list[str], io: _Io) -> _Gen:
+        """``awk [-F SEP] PROGRAM [FILE...]`` for the subset :func:`_awk_parse` reads.
+
+        Input is standard input, unless files are named: they do not exist, so there is none.
+        A program outside the subset is a runtime error, as a real awk's syntax error is.
+        """
+        options, operands = _options(args, "Fvf", frozenset())
+        separator = " "
+        for name, value in options:
+            if name == "-F":
+                separator = _awk_unescape(value) or " "
+            elif name == "-f":
+                yield from _write(io.err, f"awk: can't open file {value}\n")
+                return 2
+        if not operands:
+            yield from _write(io.err, "usage: awk [-F SEP] 'PROGRAM' [FILE...]\n")
+            return 2
+        try:
+            rules = _awk_parse(operands[0])
+            split = _awk_splitter(separator)
+        except _AwkError:
+            yield from _write(io.err, "awk: syntax error\n")
+            return 2
+        files = [arg for arg in operands[1:] if not _ASSIGNMENT.match(arg)]  # NAME=VALUE sets a variable
+        text = ""
+        if not files or "-" in files:
+            text, io.stdin.data = io.stdin.data, ""
+        records = text.split("\n")
+        if records[-1] == "":
+            records.pop()
+        record = ""
+        yield from _write(io.out, _awk_apply(rules, "BEGIN", 0, record, split))
+        for number, record in enumerate(records, 1):
+            yield from _write(io.out, _awk_apply(rules, "", number, record, split))
+        yield from _write(io.out, _awk_apply(rules, "END", len(records), record, split))
+        return 0
+
     def _builtin_test(self, args: list[str], io: _Io) -> _Gen:
         try:
             return 0 if _evaluate_test(args) else 1
@@ -996,6 +1101,9 @@ _BUILTINS: dict[str, Callable[[_Shell, list[str], _Io], int | _Gen]] = {
     "seq": _Shell._builtin_seq,
     "cat": _Shell._builtin_cat,
     "read": _Shell._builtin_read,
+    "wget": _Shell._builtin_wget,
+    "curl": _Shell._builtin_curl,
+    "awk": _Shell._builtin_awk,
     "test": _Shell._builtin_test,
     "[": lambda shell, args, io: shell._builtin_bracket(args, io, "]"),
     "[[": lambda shell, args, io: shell._builtin_bracket(args, io, "]]"),
@@ -1098,6 +1206,297 @@ def _convert(token: re.Match[str], arg: str, invalid: list[str]) -> str:
     if number is None:
         invalid.append(arg)
     return (spec + ("d" if conversion in "iu" else conversion)) % (number or 0)
+
+
+# -- wget, curl and awk
+
+_HTTP_HEAD = ("HTTP/1.1 200 OK", "Content-Length: 0")  # what every address answers
+_HTTP_BODY = ""
+_WGET_LONG_WITH_ARG = frozenset(
+    {
+        "--output-document",
+        "--output-file",
+        "--timeout",
+        "--tries",
+        "--header",
+        "--user-agent",
+        "--directory-prefix",
+        "--post-data",
+        "--post-file",
+        "--execute",
+        "--user",
+        "--password",
+        "--wait",
+        "--waitretry",
+        "--connect-timeout",
+        "--read-timeout",
+        "--dns-timeout",
+    }
+)
+_CURL_LONG_WITH_ARG = frozenset(
+    {
+        "--output",
+        "--write-out",
+        "--max-time",
+        "--connect-timeout",
+        "--header",
+        "--request",
+        "--data",
+        "--data-raw",
+        "--data-binary",
+        "--data-urlencode",
+        "--form",
+        "--user",
+        "--user-agent",
+        "--referer",
+        "--cookie",
+        "--cookie-jar",
+        "--dump-header",
+        "--retry",
+        "--retry-delay",
+        "--retry-max-time",
+        "--cacert",
+        "--cert",
+        "--key",
+        "--resolve",
+        "--connect-to",
+        "--proxy",
+        "--noproxy",
+        "--unix-socket",
+        "--url",
+        "--config",
+        "--range",
+        "--upload-file",
+        "--limit-rate",
+        "--max-filesize",
+        "--interface",
+    }
+)
+_CURL_WRITE_OUT = re.compile(r"%\{(\w+)\}|%%|\\([nrt\\])")
+_CURL_VARIABLES = {"http_code": "200", "response_code": "200", "http_version": "1.1", "exitcode": "0"}
+
+
+def _options(
+    args: Sequence[str], short_with_arg: str, long_with_arg: frozenset[str]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """Split arguments getopt-style into (option, value) pairs and operands, in any order.
+
+    Short options cluster (``-qO-``, ``-sSo FILE``): one that takes a value takes the rest of
+    its cluster or else the next argument. A long option takes ``=VALUE``, or the next argument
+    if it is listed. Unknown options are kept like any other, for the caller to ignore.
+    """
+    options: list[tuple[str, str]] = []
+    operands: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--":
+            operands.extend(rest)
+        elif arg.startswith("--"):
+            name, equals, value = arg.partition("=")
+            options.append((name, value if equals or name not in long_with_arg else next(rest, "")))
+        elif arg.startswith("-") and arg != "-":
+            for index, flag in enumerate(arg[1:], 2):
+                if flag in short_with_arg:
+                    options.append(("-" + flag, arg[index:] or next(rest, "")))
+                    break
+                options.append(("-" + flag, ""))
+        else:
+            operands.append(arg)
+    return options, operands
+
+
+def _file_target(path: str, io: _Io) -> _Target:
+    """Where a program writing to a named file sends it: no file exists, but standard streams do."""
+    return {"-": io.out, "/dev/stdout": io.out, "/dev/stderr": io.err}.get(path)
+
+
+def _curl_write_out(fmt: str, url: str) -> str:
+    """Expand ``curl -w``: ``%{http_code}`` and a few more variables, ``%%`` and ``\\n \\r \\t``.
+
+    Timings are zero; other variables print nothing.
+    """
+
+    def expand(match: re.Match[str]) -> str:
+        if match[2]:
+            return _ESCAPES[match[2]]
+        if not match[1]:
+            return "%"
+        if match[1] in ("url", "url_effective"):
+            return url
+        return "0.000000" if match[1].startswith("time_") else _CURL_VARIABLES.get(match[1], "")
+
+    return _CURL_WRITE_OUT.sub(expand, fmt)
+
+
+class _AwkError(ValueError):
+    """An awk program outside the supported subset."""
+
+
+_AWK_TOKEN = re.compile(
+    r"[ \t]+|\\\n|#[^\n]*"  # blanks, line continuations and comments
+    r"|(?P<regex>/(?:\\.|[^\\/\n])*/)"
+    r'|(?P<string>"(?:\\.|[^\\"\n])*")'
+    r"|(?P<field>\$(?:\d+|NF))"
+    r"|(?P<word>[A-Za-z_]\w*|\d+)"
+    r"|(?P<op>[=!<>]=|[<>{};,\n])"
+)
+_AWK_COMPARE: dict[str, Callable[[int, int], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_AwkTerm = int | str  # a field number ($0 is the record, -1 is $NF) or literal text
+_AwkPrint = tuple[tuple[_AwkTerm, ...], ...]  # comma-separated items, each of concatenated terms
+
+
+@dataclass(frozen=True)
+class _AwkRule:
+    section: str  # "BEGIN", "END", or "" for a rule applied to each record
+    test: Callable[[int, str], bool]  # applies to (NR, record)?
+    prints: tuple[_AwkPrint, ...]
+
+
+def _awk_unescape(text: str) -> str:
+    """An awk string's backslash escapes, such as ``\\t`` and ``\\"``."""
+    return re.sub(r"\\([0-7]{1,3}|.)", lambda m: m[1] if m[1] in '"/' else _escape_char(m[1]), text)
+
+
+def _awk_parse(source: str) -> list[_AwkRule]:
+    """Rules ``PATTERN { print ...; ... }``, where either part may be left out.
+
+    A pattern is ``BEGIN``, ``END``, ``/regex/`` (Python's syntax) or ``NR`` compared with a
+    number; a print statement prints the record, or ``$N``, ``$NF`` and "text" terms, which are
+    concatenated and whose comma-separated items are joined by a space.
+    """
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(source):
+        match = _AWK_TOKEN.match(source, pos)
+        if not match:
+            raise _AwkError(source)
+        pos = match.end()
+        if match.lastgroup:
+            tokens.append((match.lastgroup if match.lastgroup != "op" else match[0], match[0]))
+    tokens.append(("eof", ""))
+    index = 0
+
+    def take(*kinds: str) -> str:
+        nonlocal index
+        kind, text = tokens[index]
+        if kinds and kind not in kinds:
+            raise _AwkError(text)
+        index += 1
+        return text
+
+    def skip(*kinds: str) -> None:
+        while tokens[index][0] in kinds:
+            take()
+
+    def pattern() -> tuple[str, Callable[[int, str], bool]]:
+        """The rule's section and test; a rule without a pattern applies to every record."""
+        kind, text = tokens[index]
+        if text in ("BEGIN", "END"):
+            take()
+            return text, lambda number, record: True
+        if kind == "regex":
+            take()
+            try:
+                regex = re.compile(text[1:-1].replace("\\/", "/"))
+            except re.error as error:
+                raise _AwkError(text) from error
+            return "", lambda number, record: regex.search(record) is not None
+        if text == "NR":
+            take()
+            compare = _AWK_COMPARE[take(*_AWK_COMPARE)]
+            line = take("word")
+            if not line.isdigit():
+                raise _AwkError(line)
+            return "", lambda number, record: compare(number, int(line))
+        return "", lambda number, record: True
+
+    def term() -> _AwkTerm:
+        kind, text = tokens[index]
+        take("field", "string")
+        if kind == "string":
+            return _awk_unescape(text[1:-1])
+        return -1 if text == "$NF" else int(text[1:])
+
+    def statement() -> _AwkPrint:
+        if take("word") != "print":
+            raise _AwkError("print")
+        if tokens[index][0] not in ("field", "string"):
+            return ((0,),)
+        items: list[tuple[_AwkTerm, ...]] = []
+        while True:
+            terms = [term()]
+            while tokens[index][0] in ("field", "string"):
+                terms.append(term())
+            items.append(tuple(terms))
+            if tokens[index][0] != ",":
+                return tuple(items)
+            take()
+            skip("\n")
+
+    rules: list[_AwkRule] = []
+    skip(";", "\n")
+    while tokens[index][0] != "eof":
+        start = index
+        section, test = pattern()
+        if tokens[index][0] == "{":
+            take()
+            prints: list[_AwkPrint] = []
+            skip(";", "\n")
+            while tokens[index][0] != "}":
+                prints.append(statement())
+                if tokens[index][0] != "}":
+                    take(";", "\n")
+                    skip(";", "\n")
+            take()
+            rules.append(_AwkRule(section, test, tuple(prints)))
+        elif section or index == start or tokens[index][0] not in (";", "\n", "eof"):
+            raise _AwkError(tokens[index][1])  # BEGIN and END need an action, other rules something
+        else:
+            rules.append(_AwkRule(section, test, (((0,),),)))  # the default action prints the record
+        skip(";", "\n")
+    return rules
+
+
+def _awk_splitter(separator: str) -> Callable[[str], list[str]]:
+    """Field splitting: on blanks by default, else on one literal character or a regex."""
+    if separator == " ":
+        return str.split
+    if len(separator) == 1:
+        return lambda record: record.split(separator) if record else []
+    try:
+        regex = re.compile(separator)
+    except re.error as error:
+        raise _AwkError(separator) from error
+    return lambda record: regex.split(record) if record else []
+
+
+def _awk_apply(
+    rules: Sequence[_AwkRule], section: str, number: int, record: str, split: Callable[[str], list[str]]
+) -> str:
+    """What the rules of one section print for one record (numbered ``NR``)."""
+    fields = split(record)
+
+    def value(term: _AwkTerm) -> str:
+        if isinstance(term, str):
+            return term
+        if term == 0 or (term < 0 and not fields):
+            return record
+        return fields[term] if term < 0 else fields[term - 1] if term <= len(fields) else ""
+
+    lines = [
+        " ".join("".join(map(value, item)) for item in items) + "\n"
+        for rule in rules
+        if rule.section == section and rule.test(number, record)
+        for items in rule.prints
+    ]
+    return "".join(lines)
 
 
 # -- test and arithmetic

@@ -217,6 +217,117 @@ def test_outcome(script: str, env: dict[str, str], stdout: str, code: int, slept
     assert _outcome(_steps(script, env)) == (stdout, code, slept)
 
 
+HEAD = "HTTP/1.1 200 OK\nContent-Length: 0\n"
+WGET_HEAD = "  HTTP/1.1 200 OK\n  Content-Length: 0\n"
+
+# (script, stdout, stderr, exit code): every HTTP address answers 200 with an empty body
+HTTP_CASES = [
+    # wget: -S prints the head to stderr as busybox does, even with -q; the body is empty
+    ("wget http://db; wget -q http://db; wget -qO- http://db; wget -O - http://db", "", "", 0),
+    ("wget -S http://db", "", WGET_HEAD, 0),
+    ("wget --server-response -q http://db", "", WGET_HEAD, 0),
+    ("wget -qSO- http://db; wget -S -O /tmp/page --spider http://db", "", WGET_HEAD * 2, 0),
+    ("wget -S -o /dev/null http://db; wget -So /dev/stdout http://db", WGET_HEAD, "", 0),
+    ("wget -S -T 5 -t 3 --timeout=5 --tries 2 --no-check-certificate http://a http://b", "", WGET_HEAD * 2, 0),
+    ("wget -S -O -S http://db", "", WGET_HEAD, 0),  # -S here names the output file
+    ("wget -q -T 5", "", "wget: missing URL\n", 1),
+    ("until wget -q --spider http://db:8080/health; do sleep 2; done; echo up", "up\n", "", 0),
+    # curl: -o, -w, -I and -i; nothing can fail, so -s -S -f -L --max-time change nothing
+    ("curl http://db; curl -sSfL --max-time 3 http://db; curl -fsS -o /dev/null http://db", "", "", 0),
+    ("curl -s -o /dev/null -w '%{http_code}' http://db", "200", "", 0),
+    ("curl -sw '%{http_code}\\n' http://db -o /dev/null", "200\n", "", 0),
+    (
+        "curl -w 'code=%{response_code}\\t%{url_effective} %{time_total} [%{nope}] 100%%' -so/dev/null x",
+        "code=200\tx 0.000000 [] 100%",
+        "",
+        0,
+    ),
+    ("curl -s -w @/tmp/format http://db; curl -sO http://db/file", "", "", 0),
+    ("curl -I http://db; curl --head -s -o /dev/null http://db", HEAD + "\n", "", 0),
+    ("curl -si http://db; curl --include http://db -o /dev/stderr", HEAD + "\n", HEAD + "\n", 0),
+    ("curl -s -H 'Accept: text/plain' -X POST -d '{}' -w '%{http_code}' --url http://db", "200", "", 0),
+    ("curl -s -w '%{http_code} ' http://a http://b", "200 200 ", "", 0),
+    ("curl -s -m 2", "", "curl: no URL specified!\n", 2),
+    ('[ "$(curl -s -o /dev/null -w "%{http_code}" http://db)" = 200 ] && echo ready', "ready\n", "", 0),
+    # awk: `pattern { action }` rules printing the record, fields and literals
+    ("printf 'a b\\n c  d \\n' | awk '{print}'; echo x | awk ''", "a b\n c  d \n", "", 0),
+    ("printf 'a b c\\n\\nd\\n' | awk '{print $2, $1 \"-\" $NF, $9}'", "b a-c \n - \n d-d \n", "", 0),
+    ("printf 'a\\nb\\nc\\n' | awk 'NR==2'; printf 'a\\nb\\n' | awk 'NR != 1 {print \"not\", $0}'", "b\nnot b\n", "", 0),
+    ("printf 'x1\\ny\\nx2\\n' | awk '/^x/'", "x1\nx2\n", "", 0),
+    (
+        "printf 'a\\nb\\n' | awk 'BEGIN { print \"start\" }\n{ print; print $1 }\nEND { print \"last\", $0 }'",
+        "start\na\na\nb\nb\nlast b\n",
+        "",
+        0,
+    ),
+    ('echo \'a/b c\' | awk \'/a\\/b/ {print $2}; /zzz/ {print "never"} {print "q\\"\\tt"}\'', 'c\nq"\tt\n', "", 0),
+    ("echo 'root:x:0' | awk -F: '{print $1, $3}'; echo 'a,b;c' | awk -F '[,;]' '{print $3}'", "root 0\nc\n", "", 0),
+    ("printf 'a\\tb c\\n' | awk -F'\\t' '{print $2}'; echo 'a b' | awk -F ' ' '{print $2}'", "b c\nb\n", "", 0),
+    (
+        "echo piped | awk '{print}' /etc/hosts; echo piped | awk '{print}' - X=1; awk 'END {print \"end\"}' f",
+        "piped\nend\n",
+        "",
+        0,
+    ),
+    ("awk 'BEGIN {print \"no input read\"}'", "no input read\n", "", 0),
+    ("echo a | awk '{print $1'", "", "awk: syntax error\n", 2),
+    ("echo a | awk '{printf \"%s\", $1}'; echo $?", "2\n", "awk: syntax error\n", 0),
+    ("awk 'BEGIN'; awk '{print > \"f\"}'; awk '/a/ /b/'; awk 'NR==x'; awk '/(/'", "", "awk: syntax error\n" * 5, 2),
+    (
+        "awk -F '[(' '{print}'; awk -f prog.awk; awk",
+        "",
+        "awk: syntax error\nawk: can't open file prog.awk\nusage: awk [-F SEP] 'PROGRAM' [FILE...]\n",
+        2,
+    ),
+    # the pipeline the microservices-demo load generator polls with
+    (
+        "S=$(wget --server-response http://f:80 2>&1 | awk '/^  HTTP/{print $2}'); [ $S -eq 200 ] && echo $S",
+        "200\n",
+        "",
+        0,
+    ),
+    (
+        "S=$(curl -sI http://f | awk '/^HTTP/{print $2}'); echo $S; /usr/bin/wget -S x 2>&1 | awk 'NR==1 {print $3}'",
+        "200\nOK\n",
+        "",
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize(("script", "stdout", "stderr", "code"), HTTP_CASES)
+def test_http_tools(script: str, stdout: str, stderr: str, code: int) -> None:
+    steps = _steps(script)
+    errors = "".join(s.text for s in steps if isinstance(s, Output) and s.stream == "stderr")
+    assert (*_outcome(steps), errors) == (stdout, code, 0, stderr)
+
+
+FRONTEND_CHECK = """\
+MAX_RETRIES=12
+RETRY_INTERVAL=10
+for i in $(seq 1 $MAX_RETRIES); do
+  echo "Attempt $i: Pinging frontend: ${FRONTEND_ADDR}..."
+  STATUSCODE=$(wget --server-response http://${FRONTEND_ADDR} 2>&1 | awk '/^  HTTP/{print $2}')
+  if [ $STATUSCODE -eq 200 ]; then
+      echo "Frontend is reachable."
+      exit 0
+  fi
+  echo "Error: Could not reach frontend - Status code: ${STATUSCODE}"
+  sleep $RETRY_INTERVAL
+done
+echo "Failed to reach frontend after $MAX_RETRIES attempts."
+exit 1
+"""
+
+
+def test_init_container_polling_a_service_comes_up() -> None:
+    """GoogleCloudPlatform/microservices-demo's loadgenerator init container finds the frontend at once."""
+    program = container_program(["/bin/sh", "-exc", FRONTEND_CHECK], None)
+    assert program is not None
+    steps = list(run(program, {"FRONTEND_ADDR": "frontend:80"}))
+    assert steps == [out("Attempt 1: Pinging frontend: frontend:80...\nFrontend is reachable.\n"), Exit(0)]
+
+
 # (script, steps taken, expected first steps) for programs that never end
 ENDLESS_CASES = [
     (
@@ -303,6 +414,8 @@ CONTAINER_CASES = [
     (["printf", "%s-%s\\n", "a", "b"], None, [out("a-b\n"), Exit(0)]),
     (["seq", "2"], None, [out("1\n2\n"), Exit(0)]),
     (["true"], None, [Exit(0)]),
+    (["wget", "-q", "http://db"], None, [Exit(0)]),
+    (["/usr/bin/curl", "-sw", "%{http_code}", "http://db"], None, [out("200"), Exit(0)]),
     (["false"], None, [Exit(1)]),
     (["/app/server", "--port", "8080"], None, None),
     (["/app/server"], None, None),
@@ -353,6 +466,8 @@ PROBE_CASES = [
     (["sh", "-c", 'test "$READY" = yes'], {}, 1, 1),
     (["sh", "-c", "nc -z localhost 5432 && echo ok"], {}, 1, 0),
     (["false"], {}, 1, 1),
+    (["curl", "-f", "http://localhost:8080/healthz"], {}, 1, 0),
+    (["sh", "-c", '[ "$(curl -so /dev/null -w %{http_code} localhost)" = 200 ]'], {}, 1, 0),
     (["/bin/true"], {}, 1, 0),
     (["sleep", "2"], {}, 1, 1),
 ]
