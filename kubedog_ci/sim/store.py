@@ -4,6 +4,11 @@ Every write gets the next resourceVersion and becomes a `Change` that is appende
 pushed, under the same lock, to each matching watcher and to the internal listeners (the controllers), so every
 consumer sees changes in resourceVersion order. Stored objects are never mutated in place: writers hand over a
 fresh dict and readers must `clone` before changing one.
+
+Two reads exist so that controllers scale with what they own rather than with the cluster: `owned` answers
+"which objects does this controller own" from an index by controlling owner uid (the informer indexer a real
+controller would use), and `changes_since` replays one key's history so a cache can catch up on what changed
+instead of listing everything again.
 """
 
 from __future__ import annotations
@@ -35,6 +40,17 @@ class Change:
     type: str
     obj: dict
     old: dict | None
+
+
+def controller_uid(obj: dict) -> str | None:
+    """The uid of `obj`'s controlling ownerReference (metav1.GetControllerOf): None when there is none (an
+    orphan), "" when that reference carries no string uid, so it names no owner."""
+    refs = obj["metadata"].get("ownerReferences")
+    for ref in refs if isinstance(refs, list) else ():
+        if isinstance(ref, dict) and ref.get("controller"):
+            uid = ref.get("uid")
+            return uid if isinstance(uid, str) else ""
+    return None
 
 
 class Expired(Exception):
@@ -92,6 +108,8 @@ class Store:
     def __init__(self, history_window: int = 10_000) -> None:
         self._lock = threading.RLock()
         self._objects: dict[str, dict[tuple[str, str], dict]] = {}
+        self._owned: dict[tuple[str, str, str | None], dict[tuple[str, str], dict]] = {}
+        """(storage key, namespace, controller uid or None) -> the objects there, by (namespace, name)."""
         self._history: dict[str, deque[Change]] = {}
         self._dropped_rv: dict[str, int] = {}
         self._watchers: dict[str, set[Watcher]] = {}
@@ -120,8 +138,34 @@ class Store:
         """Objects of a key (in one namespace, or all), sorted by namespace and name, and the list's rv."""
         with self._lock:
             bucket = self._objects.get(key, {})
-            items = [obj for (ns, _), obj in sorted(bucket.items()) if namespace is None or ns == namespace]
-            return items, self._rv
+            selected = bucket.items() if namespace is None else [e for e in bucket.items() if e[0][0] == namespace]
+            return [obj for _, obj in sorted(selected)], self._rv
+
+    def owned(self, key: str, namespace: str, *owner_uids: str | None) -> list[dict]:
+        """Objects of a key in `namespace` whose controlling owner has one of `owner_uids` (None: objects with
+        no controlling owner), sorted by name like `list`; costs what they are, not the whole key. A uid that
+        is not a string (a malformed reference's) owns nothing, as in `controller_uid`."""
+        with self._lock:
+            found: dict[tuple[str, str], dict] = {}
+            for uid in owner_uids:
+                if uid is None or isinstance(uid, str):
+                    found.update(self._owned.get((key, namespace, uid), {}))
+            return [obj for _, obj in sorted(found.items())]
+
+    def changes_since(self, key: str, rv: int) -> list[Change]:
+        """The changes of a key after resourceVersion `rv`, oldest first; raises Expired when the history
+        window no longer holds all of them."""
+        with self._lock:
+            if rv < self._dropped_rv.get(key, 0):
+                history = self._history.get(key)
+                raise Expired(rv, (history[0].rv if history else self._rv) - 1)
+            newer: list[Change] = []
+            for change in reversed(self._history.get(key, ())):
+                if change.rv <= rv:
+                    break
+                newer.append(change)
+            newer.reverse()
+            return newer
 
     def count(self, key: str, namespace: str | None = None) -> int:
         with self._lock:
@@ -213,7 +257,25 @@ class Store:
         stored["metadata"]["resourceVersion"] = str(self._rv)
         return stored
 
+    def _index(self, key: str, kind: str, obj: dict, old: dict | None) -> None:
+        """Keep the owner index in step with one write, under the lock like the objects themselves."""
+        ident = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+        deleted = kind == "DELETED"
+        owner = None if deleted else controller_uid(obj)
+        if old is not None:
+            previous = controller_uid(old)
+            if deleted or previous != owner:
+                bucket_key = (key, ident[0], previous)
+                bucket = self._owned.get(bucket_key)
+                if bucket is not None:
+                    bucket.pop(ident, None)
+                    if not bucket:
+                        del self._owned[bucket_key]
+        if not deleted:
+            self._owned.setdefault((key, ident[0], owner), {})[ident] = obj
+
     def _commit(self, key: str, kind: str, obj: dict, old: dict | None) -> None:
+        self._index(key, kind, obj, old)
         change = Change(self._rv, key, kind, obj, old)
         history = self._history.setdefault(key, deque())
         history.append(change)

@@ -484,9 +484,8 @@ class DeploymentController(Controller):
         d = self.store.get(DEPLOY_KEY, *key)
         if d is None or not pending:
             return False
-        items, _ = self.store.list(RS_KEY, key[0])
-        return any((key[0], rs["metadata"]["name"]) in pending for rs in items
-                   if (controller_ref(rs) or {}).get("uid") == d["metadata"]["uid"])
+        return any((key[0], rs["metadata"]["name"]) in pending
+                   for rs in self.store.owned(RS_KEY, key[0], d["metadata"]["uid"]))
 
     def sync(self, namespace: str, name: str) -> None:
         key = (namespace, name)
@@ -529,14 +528,14 @@ class DeploymentController(Controller):
             self._rollout_rolling(d)
 
     def _claim_replica_sets(self, d: dict) -> None:
-        """ClaimReplicaSets: adopt matching orphans, release owned ones that stopped matching."""
+        """ClaimReplicaSets: adopt matching orphans, release owned ones that stopped matching. ReplicaSets
+        other controllers own are never looked at."""
         meta = d["metadata"]
-        items, _ = self.store.list(RS_KEY, meta["namespace"])
-        for rs in items:
+        if meta.get("deletionTimestamp"):
+            return
+        for rs in self.store.owned(RS_KEY, meta["namespace"], meta["uid"], None):
             ref = controller_ref(rs)
             matches = matches_label_selector(d["spec"].get("selector"), rs["metadata"].get("labels") or {})
-            if meta.get("deletionTimestamp") or (ref is not None and ref.get("uid") != meta["uid"]):
-                continue
             if ref is None and matches and not rs["metadata"].get("deletionTimestamp"):
                 self._update_rs(with_owner(rs, owner_reference(d), meta["uid"]))
             elif ref is not None and not matches:
@@ -544,9 +543,8 @@ class DeploymentController(Controller):
 
     def _owned(self, d: dict) -> list[dict]:
         meta = d["metadata"]
-        items, _ = self.store.list(RS_KEY, meta["namespace"])
-        return [rs for rs in items if (controller_ref(rs) or {}).get("uid") == meta["uid"]
-                and matches_label_selector(d["spec"].get("selector"), rs["metadata"].get("labels") or {})]
+        return [rs for rs in self.store.owned(RS_KEY, meta["namespace"], meta["uid"])
+                if matches_label_selector(d["spec"].get("selector"), rs["metadata"].get("labels") or {})]
 
     def _get_all(self, d: dict, create: bool) -> tuple[dict | None, list[dict]]:
         """getAllReplicaSetsAndSyncRevision: the new ReplicaSet (created when asked) and all old ones."""
@@ -797,9 +795,8 @@ class DeploymentController(Controller):
         if new_rs is not None:
             old_uids.discard(new_rs["metadata"]["uid"])
         namespace = old_rss[0]["metadata"]["namespace"] if old_rss else ""
-        pods, _ = self.store.list(POD_KEY, namespace) if old_rss else ([], 0)
-        return any((controller_ref(p) or {}).get("uid") in old_uids
-                   and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed") for p in pods)
+        pods = self.store.owned(POD_KEY, namespace, *old_uids) if old_rss else []
+        return any((p.get("status") or {}).get("phase") not in ("Succeeded", "Failed") for p in pods)
 
     # --- history ------------------------------------------------------------------------------------
 

@@ -322,16 +322,13 @@ class ReplicaSetController(Controller):
 
     def _claim_pods(self, rs: dict) -> list[dict]:
         """ClaimPods: owned pods that still match, plus matching orphans adopted (owned ones that stopped
-        matching are released)."""
+        matching are released). Pods other controllers own are never looked at."""
         meta = rs["metadata"]
         selector = rs["spec"].get("selector")
-        items, _ = self.store.list(POD_KEY, meta["namespace"])
         claimed = []
-        for pod in items:
+        for pod in self.store.owned(POD_KEY, meta["namespace"], meta["uid"], None):
             ref = controller_ref(pod)
             matches = matches_label_selector(selector, pod["metadata"].get("labels") or {})
-            if ref is not None and ref.get("uid") != meta["uid"]:
-                continue
             if ref is not None and matches:
                 claimed.append(pod)
             elif ref is not None and not meta.get("deletionTimestamp"):
@@ -394,13 +391,10 @@ class ReplicaSetController(Controller):
         owner = controller_ref(rs)
         namespace = rs["metadata"]["namespace"]
         if owner is None:
-            siblings = {rs["metadata"]["uid"]}
+            siblings = [rs["metadata"]["uid"]]
         else:
-            items, _ = self.store.list(RS_KEY, namespace)
-            siblings = {r["metadata"]["uid"] for r in items
-                        if (controller_ref(r) or {}).get("uid") == owner["uid"]}
-        pods, _ = self.store.list(POD_KEY, namespace)
-        return [p for p in pods if (controller_ref(p) or {}).get("uid") in siblings]
+            siblings = [r["metadata"]["uid"] for r in self.store.owned(RS_KEY, namespace, owner["uid"])]
+        return self.store.owned(POD_KEY, namespace, *siblings)
 
     def _write_status(self, rs: dict, active: list[dict], error: ApiError | None) -> None:
         spec = rs["spec"]

@@ -28,8 +28,8 @@ from kubedog_ci.sim.controllers.storage import (
 )
 from kubedog_ci.sim.errors import ApiError
 from kubedog_ci.sim.loop import rfc3339
-from kubedog_ci.sim.quantity import ResourceList, add_lists, container_resources, pod_resources, quantity
-from kubedog_ci.sim.store import Change, clone
+from kubedog_ci.sim.quantity import ResourceList, container_resources, pod_resources, quantity
+from kubedog_ci.sim.store import Change, Expired, Store, clone
 
 SCHEDULER_NAME = "default-scheduler"
 INITIAL_BACKOFF = 1.0
@@ -260,6 +260,103 @@ def score(usage: NodeUsage, cpu: int, memory: int) -> float:
     return total / 2
 
 
+# --- node usage ---------------------------------------------------------------------------------------------
+
+@dataclass
+class _Share:
+    """What one pod takes of the node it is assigned to."""
+
+    node: str
+    spec: dict
+    requested: ResourceList
+    nonzero_cpu: int
+    nonzero_memory: int
+
+
+class NodeUsageCache:
+    """The non-terminal pods assigned to each node and what they request, kept current by replaying the
+    store's pod history (Store.changes_since) before each use, so a scheduling decision costs the pod changes
+    since the previous one, not a pass over every pod in the cluster. The totals are the sums a fresh list
+    would give (quantities are exact); a fresh list is taken again only when the history window has moved
+    past what was seen."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._rv: int | None = None
+        self._shares: dict[Key, _Share] = {}
+        self._pods: dict[str, dict[Key, dict]] = {}
+        self._requested: dict[str, ResourceList] = {}
+        self._nonzero: dict[str, tuple[int, int]] = {}
+
+    def usage(self) -> list[NodeUsage]:
+        """Every node (by name) with the pods assigned to it and their requests summed."""
+        nodes = self._store.list("/nodes")[0]
+        self._catch_up()
+        usage = []
+        for node in nodes:
+            name = node["metadata"]["name"]
+            cpu, memory = self._nonzero.get(name, (0, 0))
+            usage.append(NodeUsage(node, list(self._pods.get(name, {}).values()),
+                                   dict(self._requested.get(name, {})), cpu, memory))
+        return usage
+
+    def _catch_up(self) -> None:
+        """Apply the pod changes since the last call, or start over from a list when they have expired."""
+        if self._rv is not None:
+            try:
+                changes = self._store.changes_since("/pods", self._rv)
+            except Expired:
+                self._rv = None
+            else:
+                for change in changes:
+                    meta = change.obj["metadata"]
+                    self._place((meta["namespace"], meta["name"]), None if change.type == "DELETED" else change.obj)
+                    self._rv = change.rv
+                return
+        pods, rv = self._store.list("/pods")
+        self._shares.clear()
+        self._pods.clear()
+        self._requested.clear()
+        self._nonzero.clear()
+        for pod in pods:
+            self._place((pod["metadata"]["namespace"], pod["metadata"]["name"]), pod)
+        self._rv = rv
+
+    def _place(self, key: Key, pod: dict | None) -> None:
+        """Account for a pod's new state (None: deleted). A change that leaves its share as it was, such as
+        a status update, only swaps in the newer object."""
+        current = self._shares.pop(key, None)
+        if current is not None:
+            del self._pods[current.node][key]
+        spec = (pod.get("spec") or {}) if pod is not None else {}
+        node = spec.get("nodeName") or ""
+        if pod is None or not node or (pod.get("status") or {}).get("phase") in _TERMINAL:
+            if current is not None:
+                self._adjust(current, -1)
+            return
+        if current is not None and current.node == node and current.spec == spec:
+            share = current
+        else:
+            if current is not None:
+                self._adjust(current, -1)
+            cpu, memory = nonzero_requests(spec)
+            share = _Share(node, spec, pod_resources(spec, "requests"), cpu, memory)
+            self._adjust(share, 1)
+        self._shares[key] = share
+        self._pods.setdefault(node, {})[key] = pod
+
+    def _adjust(self, share: _Share, sign: int) -> None:
+        """Add (sign 1) or subtract (sign -1) one pod's requests to or from its node's totals."""
+        requested = self._requested.setdefault(share.node, {})
+        for name, value in share.requested.items():
+            if sign < 0:
+                requested[name] = requested[name] - value
+            else:
+                requested[name] = requested[name] + value if name in requested else value
+        cpu, memory = self._nonzero.get(share.node, (0, 0))
+        self._nonzero[share.node] = (cpu + sign * share.nonzero_cpu, memory + sign * share.nonzero_memory)
+
+
 # --- the scheduler -----------------------------------------------------------------------------------------
 
 @dataclass
@@ -283,6 +380,7 @@ class Scheduler(Controller):
         self._waiting_volumes: dict[Key, str] = {}
         self._rejected_by: dict[Key, frozenset[str]] = {}
         self._rotation = 0
+        self._usage_cache = NodeUsageCache(ctx.store)
 
     # --- queueing -----------------------------------------------------------------------------------------
 
@@ -365,17 +463,7 @@ class Scheduler(Controller):
         self._bind(pod, node_name)
 
     def _usage(self) -> list[NodeUsage]:
-        usage = {n["metadata"]["name"]: NodeUsage(n) for n in self.store.list("/nodes")[0]}
-        for pod in self.store.list("/pods")[0]:
-            target = usage.get(pod["spec"].get("nodeName") or "")
-            if target is None or (pod.get("status") or {}).get("phase") in _TERMINAL:
-                continue
-            target.pods.append(pod)
-            target.requested = add_lists(target.requested, pod_resources(pod["spec"], "requests"))
-            cpu, memory = nonzero_requests(pod["spec"])
-            target.nonzero_cpu += cpu
-            target.nonzero_memory += memory
-        return list(usage.values())
+        return self._usage_cache.usage()
 
     def _filter(self, pod: dict, nodes: list[NodeUsage], volumes: _Volumes
                 ) -> tuple[dict[str, Rejection], Rejection | None, list[NodeUsage]]:
