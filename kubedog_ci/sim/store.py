@@ -220,13 +220,8 @@ class Store:
             watcher = Watcher(self, key, predicate)
             backlog: list[tuple[str, Change]] = []
             if since is not None:
-                if since < self._dropped_rv.get(key, 0):
-                    history = self._history.get(key)
-                    oldest = history[0].rv if history else self._rv
-                    raise Expired(since, oldest - 1)
-                for change in self._history.get(key, ()):
-                    if change.rv > since:
-                        watcher.offer(change)
+                for change in self.changes_since(key, since):
+                    watcher.offer(change)
                 while True:
                     try:
                         item = watcher._queue.get_nowait()
