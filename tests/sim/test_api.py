@@ -19,8 +19,8 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from kubedog_ci.sim.cluster import SimCluster
-from kubedog_ci.sim.config import DenyRule, Faults, SimConfig
-from tests.support import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
+from kubedog_ci.sim.config import DenyRule, Faults
+from tests.support import Kube, make_kube, wait_until
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -29,27 +29,6 @@ APPLY_PATCH = "application/apply-patch+yaml"
 
 
 # --- fixtures and builders ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[SimCluster]:
-    with SimCluster(SimConfig(time_scale=DEFAULT_TIME_SCALE)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def kc(cluster: SimCluster) -> Iterator[Kube]:
-    handles = make_kube(cluster)
-    yield handles
-    handles.api_client.close()
-
-
-@pytest.fixture
-def ns(kc: Kube, request: pytest.FixtureRequest) -> str:
-    """A namespace of this test's own, named after it."""
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60].strip("-")
-    kc.core.create_namespace({"metadata": {"name": name}})
-    return name
 
 
 def status_of(err: ApiException) -> dict:
@@ -471,11 +450,11 @@ def record(cluster: SimCluster, obj: dict, reason: str, message: str, event_type
     cluster.loop.call_soon(cluster.events.record, obj, event_type, reason, message, "test-controller", "node-1")
 
 
-def test_identical_events_aggregate_into_one_with_a_count(cluster: SimCluster, kc: Kube, ns: str) -> None:
-    target = cluster.api.get(cluster.api.rt("/configmaps"), ns, kc.core.create_namespaced_config_map(
+def test_identical_events_aggregate_into_one_with_a_count(shared_cluster: SimCluster, kc: Kube, ns: str) -> None:
+    target = shared_cluster.api.get(shared_cluster.api.rt("/configmaps"), ns, kc.core.create_namespaced_config_map(
         ns, configmap("cm")).metadata.name)
     for _ in range(3):
-        record(cluster, target, "Synced", "synced once more")
+        record(shared_cluster, target, "Synced", "synced once more")
     selector = "involvedObject.name=cm,involvedObject.kind=ConfigMap"
     wait_until(lambda: [e.count for e in kc.core.list_namespaced_event(ns, field_selector=selector).items] == [3],
                message="one Event with count 3")
@@ -493,11 +472,11 @@ def test_identical_events_aggregate_into_one_with_a_count(cluster: SimCluster, k
         "test-controller", {"component": "test-controller", "host": "node-1"})
 
 
-def test_ten_similar_events_are_combined(cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_ten_similar_events_are_combined(shared_cluster: SimCluster, kc: Kube, ns: str) -> None:
     kc.core.create_namespaced_config_map(ns, configmap("cm"))
-    target = cluster.api.get(cluster.api.rt("/configmaps"), ns, "cm")
+    target = shared_cluster.api.get(shared_cluster.api.rt("/configmaps"), ns, "cm")
     for index in range(12):
-        record(cluster, target, "Failed", f"attempt {index} failed", "Warning")
+        record(shared_cluster, target, "Failed", f"attempt {index} failed", "Warning")
     combined = "(combined from similar events): attempt 11 failed"
     wait_until(lambda: combined in [e.message for e in kc.core.list_namespaced_event(ns).items],
                message="the combined event")

@@ -14,17 +14,10 @@ import pytest
 import yaml
 
 from kubedog_ci.sim.cluster import SimCluster
-from kubedog_ci.sim.config import SimConfig
 from tests.support import KUBECTL, requires_kubectl, wait_until
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 pytestmark = [pytest.mark.kubectl, requires_kubectl]
-
-
-@pytest.fixture(scope="module")
-def cluster() -> SimCluster:
-    with SimCluster(SimConfig(time_scale=0.02)) as sim:
-        yield sim
 
 
 def kubectl(cluster: SimCluster, *args: str) -> str:
@@ -54,30 +47,30 @@ def rollout(cluster: SimCluster, namespace: str, objects: list[dict]) -> None:
                     namespace, "--timeout=120s")
 
 
-def test_microservices_demo(cluster: SimCluster) -> None:
-    objects = apply_set(cluster, "microservices-demo", "kubernetes-manifests.yaml")
+def test_microservices_demo(shared_cluster: SimCluster) -> None:
+    objects = apply_set(shared_cluster, "microservices-demo", "kubernetes-manifests.yaml")
     assert sum(o["kind"] == "Deployment" for o in objects) == 12
-    rollout(cluster, "microservices-demo", objects)
-    external = wait_until(lambda: kubectl(cluster, "get", "svc", "frontend-external", "-n", "microservices-demo",
+    rollout(shared_cluster, "microservices-demo", objects)
+    external = wait_until(lambda: kubectl(shared_cluster, "get", "svc", "frontend-external", "-n", "microservices-demo",
                                           "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}"),
                           timeout=30, message="the LoadBalancer ingress")
     assert str(external).startswith("172.18.255.")
-    logs = kubectl(cluster, "logs", "deploy/loadgenerator", "-c", "frontend-check", "-n", "microservices-demo")
+    logs = kubectl(shared_cluster, "logs", "deploy/loadgenerator", "-c", "frontend-check", "-n", "microservices-demo")
     assert "Frontend is reachable." in logs
 
 
-def test_guestbook(cluster: SimCluster) -> None:
-    objects = apply_set(cluster, "guestbook", "guestbook-all-in-one.yaml")
-    rollout(cluster, "guestbook", objects)
+def test_guestbook(shared_cluster: SimCluster) -> None:
+    objects = apply_set(shared_cluster, "guestbook", "guestbook-all-in-one.yaml")
+    rollout(shared_cluster, "guestbook", objects)
 
 
-def test_cassandra_storage_class_first_then_ordered_replicas(cluster: SimCluster) -> None:
-    objects = apply_set(cluster, "cassandra", "cassandra-service.yaml", "cassandra-statefulset.yaml")
-    rollout(cluster, "cassandra", objects)
-    claims = yaml.safe_load(kubectl(cluster, "get", "pvc", "-n", "cassandra", "-o", "yaml"))["items"]
+def test_cassandra_storage_class_first_then_ordered_replicas(shared_cluster: SimCluster) -> None:
+    objects = apply_set(shared_cluster, "cassandra", "cassandra-service.yaml", "cassandra-statefulset.yaml")
+    rollout(shared_cluster, "cassandra", objects)
+    claims = yaml.safe_load(kubectl(shared_cluster, "get", "pvc", "-n", "cassandra", "-o", "yaml"))["items"]
     assert sorted(c["metadata"]["name"] for c in claims) == [f"cassandra-data-cassandra-{n}" for n in range(3)]
     assert {c["status"]["phase"] for c in claims} == {"Bound"}
     assert {c["metadata"]["annotations"]["volume.beta.kubernetes.io/storage-class"] for c in claims} == {"fast"}
-    pods = yaml.safe_load(kubectl(cluster, "get", "pods", "-n", "cassandra", "-o", "yaml"))["items"]
+    pods = yaml.safe_load(kubectl(shared_cluster, "get", "pods", "-n", "cassandra", "-o", "yaml"))["items"]
     started = sorted((p["status"]["startTime"], p["metadata"]["name"]) for p in pods)
     assert [name for _, name in started] == ["cassandra-0", "cassandra-1", "cassandra-2"]

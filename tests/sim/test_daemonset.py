@@ -7,7 +7,6 @@ the tests hold at any machine speed.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -28,9 +27,8 @@ from kubedog_ci.sim.controllers.daemonset import (
     untolerated_taint,
     with_daemon_tolerations,
 )
-from kubedog_ci.sim.errors import forbidden
-from tests.sim.workload_support import PodEvent, PodRecorder, kubectl_path, recording, standin_kubelet
-from tests.support import Kube
+from tests.sim.workload_support import PodEvent, PodRecorder, refuse_pods
+from tests.support import Kube, kubectl
 
 NS = "default"
 NODES = ("sim-worker", "sim-worker2", "sim-worker3")
@@ -58,18 +56,6 @@ def daemonset(name: str = "agent", pod_spec: dict | None = None, **spec: object)
 
 def node(name: str = "n1", labels: dict | None = None, taints: list | None = None) -> dict:
     return {"metadata": {"name": name, "labels": labels or {}}, "spec": {"taints": taints or []}}
-
-
-@pytest.fixture
-def running(kube: Kube) -> Iterator[Kube]:
-    with standin_kubelet(kube.core):
-        yield kube
-
-
-@pytest.fixture
-def pods(running: Kube) -> Iterator[PodRecorder]:
-    with recording(running.core) as recorder:
-        yield recorder
 
 
 def get_ds(kube: Kube, name: str = "agent") -> client.V1DaemonSet:
@@ -102,6 +88,18 @@ def controller_events(kube: Kube) -> list[tuple[str, str, str]]:
 def new_image(kube: Kube, image: str, name: str = "agent") -> None:
     kube.apps.patch_namespaced_daemon_set(name, NS, {"spec": {"template": {"spec": {
         "containers": [{"name": "agent", "image": image}]}}}})
+
+
+def roll_to_image(kube: Kube, pods: PodRecorder, eventually: Callable[..., object], image: str) -> set[str]:
+    """Once agent is rolled out, roll it to `image` and wait for its old pods' deletion; return their names."""
+    eventually(rolled_out(kube), 15, message="agent rolled out")
+    old = {p.metadata.name for p in live_pods(kube).values()}
+
+    new_image(kube, image)
+    eventually(rolled_out(kube), 15, message="agent updated")
+    for name in old:
+        pods.index(lambda e, n=name: e.name == n and e.type == "DELETED", message=f"{name} deleted")
+    return old
 
 
 def nodes_over_time(events: list[PodEvent]) -> Iterator[dict[str, list[PodEvent]]]:
@@ -347,13 +345,7 @@ def test_rolling_update_keeps_at_most_max_unavailable_nodes_down(
         running: Kube, pods: PodRecorder, eventually: Callable[..., object]) -> None:
     kube = running
     kube.apps.create_namespaced_daemon_set(NS, daemonset())
-    eventually(rolled_out(kube), 15, message="agent rolled out")
-    old = {p.metadata.name for p in live_pods(kube).values()}
-
-    new_image(kube, "agent:2.0")
-    eventually(rolled_out(kube), 15, message="agent updated")
-    for name in old:
-        pods.index(lambda e, n=name: e.name == n and e.type == "DELETED", message=f"{name} deleted")
+    old = roll_to_image(kube, pods, eventually, "agent:2.0")
     states = states_since_fully_serving(pods.snapshot())
     assert max(sum(not serving(p) for p in state.values()) for state in states) == 1
 
@@ -372,13 +364,7 @@ def test_max_surge_never_leaves_a_node_without_a_ready_pod(
     kube = running
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
     kube.apps.create_namespaced_daemon_set(NS, daemonset(updateStrategy=strategy))
-    eventually(rolled_out(kube), 15, message="agent rolled out")
-    old = {p.metadata.name for p in live_pods(kube).values()}
-
-    new_image(kube, "agent:2.0")
-    eventually(rolled_out(kube), 15, message="agent updated")
-    for name in old:
-        pods.index(lambda e, n=name: e.name == n and e.type == "DELETED", message=f"{name} deleted")
+    roll_to_image(kube, pods, eventually, "agent:2.0")
     states = states_since_fully_serving(pods.snapshot())
     assert all(serving(p) for state in states for p in state.values())
     assert max(len(p) for state in states for p in state.values()) == 2
@@ -405,20 +391,11 @@ def test_on_delete_replaces_only_deleted_pods(running: Kube, eventually: Callabl
     assert get_ds(kube).status.updated_number_scheduled == 1
 
 
-def _block_node(node_name: str) -> Callable[[str, object, dict, dict | None], None]:
-    """An admission plugin refusing the pods pinned to one node the way an exhausted ResourceQuota does."""
-    def admit(operation: str, rt: object, obj: dict, old: dict | None) -> None:
-        if operation == "CREATE" and getattr(rt, "key", "") == "/pods" and target_node(obj) == node_name:
-            raise forbidden(rt, obj["metadata"]["name"],
-                            "exceeded quota: pods, requested: pods=1, used: pods=2, limited: pods=2")
-    return admit
-
-
 @pytest.mark.kubectl
 def test_failed_create_event_and_kubectl_rollout_status(sim: SimCluster, running: Kube,
                                                          eventually: Callable[..., object]) -> None:
     kube = running
-    blocker = _block_node("sim-worker3")
+    blocker = refuse_pods(lambda pod: target_node(pod) == "sim-worker3", used=2)
     sim.api.admission.append(blocker)
     kube.apps.create_namespaced_daemon_set(NS, daemonset())
     failed = re.compile(r'^Error creating: pods "agent-[a-z0-9]{5}" is forbidden: exceeded quota: pods, '
@@ -428,12 +405,12 @@ def test_failed_create_event_and_kubectl_rollout_status(sim: SimCluster, running
     eventually(lambda: get_ds(kube).status.number_ready == 2, 15, message="two ready pods")
     status = get_ds(kube).status
     assert (status.desired_number_scheduled, status.current_number_scheduled, status.number_unavailable) == (3, 2, 1)
-    kubectl = [kubectl_path(), "--kubeconfig", sim.kubeconfig, "rollout", "status", "daemonset/agent"]
-    waiting = subprocess.run([*kubectl, "--watch=false"], capture_output=True, text=True, timeout=30)
+    rollout_status = ("rollout", "status", "daemonset/agent")
+    waiting = kubectl(kube, *rollout_status, "--watch=false")
     assert waiting.stdout == ('Waiting for daemon set "agent" rollout to finish: 2 out of 3 new pods have been '
                               "updated...\n")
 
     sim.api.admission.remove(blocker)
-    done = subprocess.run([*kubectl, "--timeout=30s"], capture_output=True, text=True, timeout=60)
+    done = kubectl(kube, *rollout_status, "--timeout=30s")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == 'daemon set "agent" successfully rolled out'

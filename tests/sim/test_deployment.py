@@ -11,17 +11,14 @@ helpers get table-driven tests at the end.
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from kubedog_ci.sim.cluster import SimCluster
-from kubedog_ci.sim.config import SimConfig
 from kubedog_ci.sim.controllers.deployment import (
     compute_hash,
     equal_ignore_hash,
@@ -34,7 +31,7 @@ from kubedog_ci.sim.controllers.deployment import (
     set_condition,
 )
 from kubedog_ci.sim.loop import rfc3339
-from tests.support import DEFAULT_TIME_SCALE, KUBECTL, Kube, make_kube, wait_until
+from tests.support import DEFAULT_TIME_SCALE, Kube, kubectl, make_kube, wait_until
 
 MANUAL = "manual"
 STUCK = "registry.example/does-not-exist:1"
@@ -45,26 +42,6 @@ HASH = re.compile(r"^[bcdfghjklmnpqrstvwxz2456789]{1,10}$")
 
 
 # --- fixtures and builders ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[SimCluster]:
-    with SimCluster(SimConfig(time_scale=DEFAULT_TIME_SCALE)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def kc(cluster: SimCluster) -> Iterator[Kube]:
-    handles = make_kube(cluster)
-    yield handles
-    handles.api_client.close()
-
-
-@pytest.fixture
-def ns(kc: Kube, request: pytest.FixtureRequest) -> str:
-    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-")
-    kc.core.create_namespace({"metadata": {"name": name}})
-    return name
 
 
 class Readiness:
@@ -208,11 +185,6 @@ def messages(kc: Kube, ns: str, reason: str) -> list[str]:
     return [e.message for e in events(kc, ns, reason)]
 
 
-def kubectl(cluster: SimCluster, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([KUBECTL, "--kubeconfig", cluster.kubeconfig, *args], capture_output=True, text=True,
-                          timeout=60)
-
-
 def is_ready(pod: client.V1Pod) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
@@ -221,14 +193,14 @@ def is_ready(pod: client.V1Pod) -> bool:
 
 
 def test_new_deployment_rolls_out_with_hashed_replica_set_status_and_events(
-        cluster: SimCluster, kc: Kube, ns: str) -> None:
-    with Recorder(cluster, "list_namespaced_deployment", ns) as recorder:
+        shared_cluster: SimCluster, kc: Kube, ns: str) -> None:
+    with Recorder(shared_cluster, "list_namespaced_deployment", ns) as recorder:
         kc.apps.create_namespaced_deployment(ns, deployment("web"))
         d = wait_until(lambda: complete(kc, ns, "web"), message="the rollout to complete")
         recorder.settle()
     [rs] = replica_sets(kc, ns).values()
     template_hash = rs.metadata.labels["pod-template-hash"]
-    stored = cluster.store.get("apps/deployments", ns, "web")
+    stored = shared_cluster.store.get("apps/deployments", ns, "web")
     assert template_hash == compute_hash(stored["spec"]["template"])
     assert HASH.match(template_hash) and rs.metadata.name == f"web-{template_hash}"
     assert rs.spec.selector.match_labels == {"app": "web", "pod-template-hash": template_hash}
@@ -284,14 +256,14 @@ def test_new_deployment_rolls_out_with_hashed_replica_set_status_and_events(
     assert sorted(e.message for e in created) == sorted(f"Created pod: {p.metadata.name}" for p in pods)
 
 
-def test_matching_orphan_replica_set_is_adopted_and_found(cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_matching_orphan_replica_set_is_adopted_and_found(shared_cluster: SimCluster, kc: Kube, ns: str) -> None:
     template = deployment("web")["spec"]["template"]
     kc.apps.create_namespaced_replica_set(ns, {
         "metadata": {"name": "legacy", "labels": {"app": "web"}},
         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": template}})
     wait_until(lambda: getattr(kc.apps.read_namespaced_replica_set("legacy", ns).status, "available_replicas", 0)
                == 3, message="the orphan ReplicaSet's pods")
-    with Recorder(cluster, "list_namespaced_deployment", ns) as recorder:
+    with Recorder(shared_cluster, "list_namespaced_deployment", ns) as recorder:
         d = kc.apps.create_namespaced_deployment(ns, deployment("web"))
         wait_until(lambda: complete(kc, ns, "web"), message="the adopting Deployment to be complete")
         recorder.settle()
@@ -308,14 +280,13 @@ def test_matching_orphan_replica_set_is_adopted_and_found(cluster: SimCluster, k
 
 
 @pytest.mark.kubectl
-def test_kubectl_rollout_status_succeeds_and_scale_resizes_the_replica_set(
-        cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_kubectl_rollout_status_succeeds_and_scale_resizes_the_replica_set(kc: Kube, ns: str) -> None:
     kc.apps.create_namespaced_deployment(ns, deployment("web"))
-    done = kubectl(cluster, "-n", ns, "rollout", "status", "deployment/web", "--timeout=20s")
+    done = kubectl(kc, "-n", ns, "rollout", "status", "deployment/web", "--timeout=20s")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith('deployment "web" successfully rolled out')
     [rs_name] = replica_sets(kc, ns)
-    scaled = kubectl(cluster, "-n", ns, "scale", "deployment/web", "--replicas=5")
+    scaled = kubectl(kc, "-n", ns, "scale", "deployment/web", "--replicas=5")
     assert scaled.returncode == 0, scaled.stderr
     wait_until(lambda: (complete(kc, ns, "web") or None) and kc.apps.read_namespaced_deployment(
         "web", ns).status.available_replicas == 5, message="five available replicas")
@@ -364,11 +335,11 @@ def roll(cluster: SimCluster, kc: Kube, ns: str, replicas: int, rolling: dict,
     return replay(initial, recorder.events)
 
 
-def test_rolling_update_stays_within_percent_surge_and_unavailability(cluster: SimCluster, kc: Kube,
+def test_rolling_update_stays_within_percent_surge_and_unavailability(shared_cluster: SimCluster, kc: Kube,
                                                                       ns: str) -> None:
     """5 replicas, maxSurge 30% (rounds up to 2), maxUnavailable 30% (rounds down to 1): never more than 7 pods
     that are not terminating, never fewer than 4 of them Ready."""
-    active_counts, ready_counts = roll(cluster, kc, ns, 5, {"maxSurge": "30%", "maxUnavailable": "30%"},
+    active_counts, ready_counts = roll(shared_cluster, kc, ns, 5, {"maxSurge": "30%", "maxUnavailable": "30%"},
                                        manual=True)
     assert max(active_counts) == 7
     assert min(ready_counts) == 4
@@ -385,21 +356,21 @@ def test_rolling_update_stays_within_percent_surge_and_unavailability(cluster: S
     assert second.metadata.annotations["deployment.kubernetes.io/max-replicas"] == "7"
 
 
-def test_rolling_update_stays_within_integer_surge_and_unavailability(cluster: SimCluster, kc: Kube,
+def test_rolling_update_stays_within_integer_surge_and_unavailability(shared_cluster: SimCluster, kc: Kube,
                                                                       ns: str) -> None:
-    active_counts, ready_counts = roll(cluster, kc, ns, 4, {"maxSurge": 1, "maxUnavailable": 1})
+    active_counts, ready_counts = roll(shared_cluster, kc, ns, 4, {"maxSurge": 1, "maxUnavailable": 1})
     assert max(active_counts) == 5
     assert min(ready_counts) >= 3
 
 
-def test_rolling_update_without_unavailability_keeps_every_replica_ready(cluster: SimCluster, kc: Kube,
+def test_rolling_update_without_unavailability_keeps_every_replica_ready(shared_cluster: SimCluster, kc: Kube,
                                                                          ns: str) -> None:
-    active_counts, ready_counts = roll(cluster, kc, ns, 3, {"maxSurge": 1, "maxUnavailable": 0})
+    active_counts, ready_counts = roll(shared_cluster, kc, ns, 3, {"maxSurge": 1, "maxUnavailable": 0})
     assert max(active_counts) == 4
     assert min(ready_counts) == 3
 
 
-def test_scaling_mid_rollout_is_proportional(cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_scaling_mid_rollout_is_proportional(kc: Kube, ns: str) -> None:
     """The documentation's example: 10 replicas, maxSurge 3, maxUnavailable 2, an update whose pods never
     start leaves 8 old and 5 new; scaling to 15 adds 3 to the old ReplicaSet and 2 to the new one."""
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 2}}
@@ -425,11 +396,11 @@ def test_scaling_mid_rollout_is_proportional(cluster: SimCluster, kc: Kube, ns: 
 
 
 @pytest.mark.kubectl
-def test_rollout_restart_creates_a_new_replica_set_and_keeps_history(cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_rollout_restart_creates_a_new_replica_set_and_keeps_history(kc: Kube, ns: str) -> None:
     kc.apps.create_namespaced_deployment(ns, deployment("web", replicas=2, revisionHistoryLimit=1))
     wait_until(lambda: complete(kc, ns, "web"), message="the first rollout")
     [first] = replica_sets(kc, ns)
-    restarted = kubectl(cluster, "-n", ns, "rollout", "restart", "deployment/web")
+    restarted = kubectl(kc, "-n", ns, "rollout", "restart", "deployment/web")
     assert restarted.returncode == 0, restarted.stderr
     d = wait_until(lambda: complete(kc, ns, "web") if len(replica_sets(kc, ns)) == 2 else None,
                    message="the restart to roll out")
@@ -449,13 +420,13 @@ def test_rollout_restart_creates_a_new_replica_set_and_keeps_history(cluster: Si
 # --- Recreate --------------------------------------------------------------------------------------------------
 
 
-def test_recreate_removes_every_old_pod_before_creating_new_ones(cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_recreate_removes_every_old_pod_before_creating_new_ones(shared_cluster: SimCluster, kc: Kube, ns: str) -> None:
     """The old pods terminate gracefully (the kubelet stops their containers first); no new pod is created
     before the last of them is gone."""
     kc.apps.create_namespaced_deployment(ns, deployment("web", replicas=3, strategy={"type": "Recreate"}))
     wait_until(lambda: complete(kc, ns, "web"), message="the first rollout")
     [old_rs] = replica_sets(kc, ns)
-    with Recorder(cluster, "list_namespaced_pod", ns) as recorder:
+    with Recorder(shared_cluster, "list_namespaced_pod", ns) as recorder:
         set_image(kc, ns, "web", "nginx:1.28")
         wait_until(lambda: complete(kc, ns, "web") if len(replica_sets(kc, ns)) == 2 else None,
                    message="the recreate to complete")
@@ -479,7 +450,7 @@ def test_recreate_removes_every_old_pod_before_creating_new_ones(cluster: SimClu
 # --- paused, progress deadline, minReadySeconds ---------------------------------------------------------------
 
 
-def test_paused_deployment_does_not_roll_out_until_resumed(cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_paused_deployment_does_not_roll_out_until_resumed(shared_cluster: SimCluster, kc: Kube, ns: str) -> None:
     kc.apps.create_namespaced_deployment(ns, deployment("web", replicas=2))
     wait_until(lambda: complete(kc, ns, "web"), message="the first rollout")
     kc.apps.patch_namespaced_deployment("web", ns, {"spec": {"paused": True}}, _content_type=MERGE)
@@ -494,7 +465,7 @@ def test_paused_deployment_does_not_roll_out_until_resumed(cluster: SimCluster, 
         ("Unknown", "DeploymentPaused", "Deployment is paused")
     assert len(replica_sets(kc, ns)) == 1
     assert d.status.updated_replicas is None and d.status.replicas == 2
-    with Recorder(cluster, "list_namespaced_deployment", ns) as recorder:
+    with Recorder(shared_cluster, "list_namespaced_deployment", ns) as recorder:
         kc.apps.patch_namespaced_deployment("web", ns, {"spec": {"paused": False}}, _content_type=MERGE)
         wait_until(lambda: complete(kc, ns, "web") if len(replica_sets(kc, ns)) == 2 else None,
                    message="the resumed rollout")
@@ -511,7 +482,7 @@ def test_paused_deployment_does_not_roll_out_until_resumed(cluster: SimCluster, 
 
 
 @pytest.mark.kubectl
-def test_stuck_rollout_exceeds_its_progress_deadline(cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_stuck_rollout_exceeds_its_progress_deadline(kc: Kube, ns: str) -> None:
     deadline = 40
     started = time.monotonic()
     kc.apps.create_namespaced_deployment(ns, deployment("stuck", replicas=2, image=STUCK,
@@ -530,14 +501,15 @@ def test_stuck_rollout_exceeds_its_progress_deadline(cluster: SimCluster, kc: Ku
     assert (available.status, available.reason) == ("False", "MinimumReplicasUnavailable")
     assert (d.status.replicas, d.status.updated_replicas, d.status.unavailable_replicas) == (2, 2, 2)
     assert d.status.available_replicas is None and d.status.ready_replicas is None
-    result = kubectl(cluster, "-n", ns, "rollout", "status", "deployment/stuck", "--timeout=20s")
+    result = kubectl(kc, "-n", ns, "rollout", "status", "deployment/stuck", "--timeout=20s")
     assert result.returncode == 1
     assert 'error: deployment "stuck" exceeded its progress deadline' in result.stderr
 
 
-def test_pods_count_as_available_only_after_min_ready_seconds(cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_pods_count_as_available_only_after_min_ready_seconds(shared_cluster: SimCluster, kc: Kube, ns: str) -> None:
     min_ready = 25
-    with Readiness(cluster, ns) as readiness, Recorder(cluster, "list_namespaced_replica_set", ns) as recorder:
+    with (Readiness(shared_cluster, ns) as readiness,
+          Recorder(shared_cluster, "list_namespaced_replica_set", ns) as recorder):
         kc.apps.create_namespaced_deployment(ns, deployment("web", replicas=2, minReadySeconds=min_ready,
                                                             manual=True))
         wait_until(lambda: complete(kc, ns, "web"), message="the rollout")
@@ -560,7 +532,7 @@ def quota(kc: Kube, ns: str, **hard: str) -> None:
                .used is not None, message="the quota's usage")
 
 
-def test_pod_creation_refused_by_quota_is_reported_and_retried(cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_pod_creation_refused_by_quota_is_reported_and_retried(kc: Kube, ns: str) -> None:
     quota(kc, ns, pods="1")
     kc.apps.create_namespaced_deployment(ns, deployment("web", replicas=2))
     failed = wait_until(lambda: events(kc, ns, "FailedCreate"), message="FailedCreate")
@@ -582,8 +554,7 @@ def test_pod_creation_refused_by_quota_is_reported_and_retried(cluster: SimClust
     assert condition(kc.apps.read_namespaced_deployment("web", ns), "ReplicaFailure") is None
 
 
-def test_replica_set_creation_refused_by_quota_is_a_replica_set_create_error(
-        cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_replica_set_creation_refused_by_quota_is_a_replica_set_create_error(kc: Kube, ns: str) -> None:
     quota(kc, ns, **{"count/replicasets.apps": "0"})
     kc.apps.create_namespaced_deployment(ns, deployment("web", replicas=1))
     failed = wait_until(lambda: events(kc, ns, "ReplicaSetCreateError"), message="ReplicaSetCreateError event")

@@ -6,33 +6,22 @@ cluster), so every deletion seen here is the garbage collector's.
 
 from __future__ import annotations
 
-import re
-import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
 from kubedog_ci.sim.cluster import SimCluster
-from kubedog_ci.sim.config import SimConfig
-from tests.support import DEFAULT_TIME_SCALE, KUBECTL, Kube, make_kube, wait_until
+from tests.support import Kube, cluster_kube, kubectl, make_kube, wait_until
 
 HOLD = "example.com/hold"
 
 
 @pytest.fixture(scope="module")
 def kc() -> Iterator[Kube]:
-    with SimCluster(SimConfig(time_scale=DEFAULT_TIME_SCALE, nodes=0)) as cluster:
-        handles = make_kube(cluster)
+    """Handles for a cluster without nodes, so no scheduler or kubelet touches the pods."""
+    with cluster_kube(nodes=0) as handles:
         yield handles
-        handles.api_client.close()
-
-
-@pytest.fixture
-def ns(kc: Kube, request: pytest.FixtureRequest) -> str:
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60].strip("-")
-    kc.core.create_namespace({"metadata": {"name": name}})
-    return name
 
 
 def ref(owner: object, block: bool = False, kind: str = "ConfigMap", api_version: str = "v1") -> dict:
@@ -193,11 +182,6 @@ def test_kubectl_delete_deployment_collects_replica_sets_and_pods(sim_factory: C
         assert app_objects(full, "api") == (0, 0)  # foreground: the Deployment went last
     finally:
         full.api_client.close()
-
-
-def kubectl(kc: Kube, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([KUBECTL, "--kubeconfig", kc.cluster.kubeconfig, *args],
-                          capture_output=True, text=True, timeout=30)
 
 
 @pytest.mark.kubectl

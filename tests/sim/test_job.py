@@ -7,14 +7,12 @@ writing pod status through the status subresource, which pins down the exact cou
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from kubedog_ci.sim.cluster import SimCluster
-from kubedog_ci.sim.config import SimConfig
 from kubedog_ci.sim.controllers.job import (
     Backoff,
     backoff_delay,
@@ -23,7 +21,7 @@ from kubedog_ci.sim.controllers.job import (
     next_backoff,
     parse_indexes,
 )
-from tests.support import DEFAULT_TIME_SCALE, KUBECTL, Kube, make_kube, wait_until
+from tests.support import DEFAULT_TIME_SCALE, Kube, cluster_kube, kubectl, make_kube, wait_until
 
 TRACKING = "batch.kubernetes.io/job-tracking"
 INDEX = "batch.kubernetes.io/job-completion-index"
@@ -73,17 +71,9 @@ def test_first_pending_indexes_skips_taken_ones() -> None:
 
 @pytest.fixture(scope="module")
 def kc() -> Iterator[Kube]:
-    with SimCluster(SimConfig(time_scale=DEFAULT_TIME_SCALE, nodes=0)) as cluster:
-        handles = make_kube(cluster)
+    """Handles for a cluster without nodes, so no scheduler or kubelet touches the pods."""
+    with cluster_kube(nodes=0) as handles:
         yield handles
-        handles.api_client.close()
-
-
-@pytest.fixture
-def ns(kc: Kube, request: pytest.FixtureRequest) -> str:
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60].strip("-")
-    kc.core.create_namespace({"metadata": {"name": name}})
-    return name
 
 
 def create_job(kc: Kube, ns: str, name: str, restart: str = "Never", **spec: object) -> dict:
@@ -399,11 +389,6 @@ def create_shell_job(kc: Kube, name: str, script: str, restart: str = "Never", *
 
 
 # --- kubectl ----------------------------------------------------------------------------------------------
-
-
-def kubectl(kc: Kube, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([KUBECTL, "--kubeconfig", kc.cluster.kubeconfig, *args],
-                          capture_output=True, text=True, timeout=30)
 
 
 @pytest.mark.kubectl

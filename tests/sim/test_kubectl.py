@@ -16,8 +16,7 @@ import pytest
 import yaml
 
 from kubedog_ci.sim.cluster import SimCluster
-from kubedog_ci.sim.config import SimConfig
-from tests.support import DEFAULT_TIME_SCALE, KUBECTL, requires_kubectl, wait_until
+from tests.support import KUBECTL, namespace_name, requires_kubectl, running_cluster, wait_until
 
 pytestmark = [pytest.mark.kubectl, requires_kubectl]
 
@@ -131,7 +130,7 @@ class Kubectl:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimCluster]:
     path = tmp_path_factory.mktemp("kubectl") / "kubeconfig"
-    with SimCluster(SimConfig(time_scale=DEFAULT_TIME_SCALE), kubeconfig_path=path) as sim:
+    with running_cluster(kubeconfig_path=path) as sim:
         yield sim
 
 
@@ -142,7 +141,7 @@ def kubectl(cluster: SimCluster, tmp_path_factory: pytest.TempPathFactory) -> Ku
 
 @pytest.fixture
 def ns(kubectl: Kubectl, request: pytest.FixtureRequest) -> str:
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60].strip("-")
+    name = namespace_name(request)
     kubectl("create", "namespace", name)
     return name
 

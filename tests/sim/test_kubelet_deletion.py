@@ -7,35 +7,25 @@ deletes the pod with grace 0, as the kubelet's status manager does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from tests.sim.kubelet_support import cluster, container, create, event, is_ready, pod, read, status_of, wait_pod
+from tests.sim.kubelet_support import LOOP, container, create, event, is_ready, pod, read, status_of, wait_pod
 from tests.support import Kube, wait_until
 
-LOOP = "while true; do sleep 1; done"
 
-
-@pytest.fixture(scope="module")
-def kube() -> Iterator[Kube]:
-    with cluster() as handles:
-        yield handles
-
-
-def _gone(kube: Kube, name: str) -> bool:
+def _gone(kc: Kube, name: str) -> bool:
     try:
-        read(kube, name)
+        read(kc, name)
     except ApiException as err:
         return err.status == 404
     return False
 
 
-def _follow_until_deleted(kube: Kube, name: str, since: str) -> list[tuple[str, object]]:
+def _follow_until_deleted(kc: Kube, name: str, since: str) -> list[tuple[str, object]]:
     seen = []
-    for item in watch.Watch().stream(kube.core.list_namespaced_pod, "default", resource_version=since,
+    for item in watch.Watch().stream(kc.core.list_namespaced_pod, "default", resource_version=since,
                                      field_selector=f"metadata.name={name}", timeout_seconds=15):
         seen.append((item["type"], item["object"]))
         if item["type"] == "DELETED":
@@ -43,11 +33,11 @@ def _follow_until_deleted(kube: Kube, name: str, since: str) -> list[tuple[str, 
     return seen
 
 
-def test_graceful_deletion_stops_containers_then_removes_the_pod(kube: Kube) -> None:
-    create(kube, pod("graceful", container(script=LOOP), terminationGracePeriodSeconds=20))
-    ready = wait_pod(kube, "graceful", is_ready, "graceful Ready")
-    kube.core.delete_namespaced_pod("graceful", "default")
-    seen = _follow_until_deleted(kube, "graceful", ready.metadata.resource_version)
+def test_graceful_deletion_stops_containers_then_removes_the_pod(kc: Kube) -> None:
+    create(kc, pod("graceful", container(script=LOOP), terminationGracePeriodSeconds=20))
+    ready = wait_pod(kc, "graceful", is_ready, "graceful Ready")
+    kc.core.delete_namespaced_pod("graceful", "default")
+    seen = _follow_until_deleted(kc, "graceful", ready.metadata.resource_version)
     assert seen[-1][0] == "DELETED"
     marked = [obj for _, obj in seen if obj.metadata.deletion_timestamp is not None]
     assert marked[0].metadata.deletion_grace_period_seconds == 20
@@ -58,18 +48,18 @@ def test_graceful_deletion_stops_containers_then_removes_the_pod(kube: Kube) -> 
     assert (terminated.exit_code, terminated.reason) == (137, "Error")
     assert final.status.conditions[0].type == "PodReadyToStartContainers"
     assert final.status.conditions[0].status == "False"
-    killing = event(kube, "graceful", "Killing", "Stopping container app")
+    killing = event(kc, "graceful", "Killing", "Stopping container app")
     assert killing.type == "Normal" and killing.involved_object.field_path == "spec.containers{app}"
     with pytest.raises(ApiException) as raised:
-        kube.core.read_namespaced_pod_log("graceful", "default")
+        kc.core.read_namespaced_pod_log("graceful", "default")
     assert raised.value.status == 404
 
 
-def test_grace_period_from_the_request_and_a_prompt_exit(kube: Kube) -> None:
-    create(kube, pod("prompt", container(image="nginx:1.25")))
-    ready = wait_pod(kube, "prompt", is_ready, "prompt Ready")
-    kube.core.delete_namespaced_pod("prompt", "default", grace_period_seconds=5)
-    seen = _follow_until_deleted(kube, "prompt", ready.metadata.resource_version)
+def test_grace_period_from_the_request_and_a_prompt_exit(kc: Kube) -> None:
+    create(kc, pod("prompt", container(image="nginx:1.25")))
+    ready = wait_pod(kc, "prompt", is_ready, "prompt Ready")
+    kc.core.delete_namespaced_pod("prompt", "default", grace_period_seconds=5)
+    seen = _follow_until_deleted(kc, "prompt", ready.metadata.resource_version)
     marked = next(obj for _, obj in seen if obj.metadata.deletion_timestamp is not None)
     assert marked.metadata.deletion_grace_period_seconds == 5
     final = seen[-2][1]
@@ -77,31 +67,31 @@ def test_grace_period_from_the_request_and_a_prompt_exit(kube: Kube) -> None:
     assert status_of(final).state.terminated.reason == "Completed"
 
 
-def test_force_deletion_removes_at_once(kube: Kube) -> None:
-    create(kube, pod("forced", container(script=LOOP)))
-    wait_pod(kube, "forced", is_ready, "forced Ready")
-    kube.core.delete_namespaced_pod("forced", "default", grace_period_seconds=0)
-    assert _gone(kube, "forced")
+def test_force_deletion_removes_at_once(kc: Kube) -> None:
+    create(kc, pod("forced", container(script=LOOP)))
+    wait_pod(kc, "forced", is_ready, "forced Ready")
+    kc.core.delete_namespaced_pod("forced", "default", grace_period_seconds=0)
+    assert _gone(kc, "forced")
 
 
-def test_unbound_pod_is_deleted_at_once(kube: Kube) -> None:
+def test_unbound_pod_is_deleted_at_once(kc: Kube) -> None:
     body = pod("unbound", container(), schedulerName="nobody")
     del body["spec"]["nodeName"]
-    create(kube, body)
-    kube.core.delete_namespaced_pod("unbound", "default")
-    assert _gone(kube, "unbound")
+    create(kc, body)
+    kc.core.delete_namespaced_pod("unbound", "default")
+    assert _gone(kc, "unbound")
 
 
-def test_completed_pod_is_deleted_at_once(kube: Kube) -> None:
-    create(kube, pod("finished", container(script="exit 0"), restartPolicy="Never"))
-    wait_pod(kube, "finished", lambda p: p.status.phase == "Succeeded", "finished Succeeded")
-    kube.core.delete_namespaced_pod("finished", "default")
-    assert _gone(kube, "finished")
+def test_completed_pod_is_deleted_at_once(kc: Kube) -> None:
+    create(kc, pod("finished", container(script="exit 0"), restartPolicy="Never"))
+    wait_pod(kc, "finished", lambda p: p.status.phase == "Succeeded", "finished Succeeded")
+    kc.core.delete_namespaced_pod("finished", "default")
+    assert _gone(kc, "finished")
 
 
-def test_pod_stuck_pulling_is_removed_promptly(kube: Kube) -> None:
-    create(kube, pod("stuck", container(image="nginx:does-not-exist")))
-    wait_pod(kube, "stuck", lambda p: p.status.container_statuses and p.status.container_statuses[0].state.waiting
+def test_pod_stuck_pulling_is_removed_promptly(kc: Kube) -> None:
+    create(kc, pod("stuck", container(image="nginx:does-not-exist")))
+    wait_pod(kc, "stuck", lambda p: p.status.container_statuses and p.status.container_statuses[0].state.waiting
              and p.status.container_statuses[0].state.waiting.reason == "ErrImagePull", "stuck ErrImagePull")
-    kube.core.delete_namespaced_pod("stuck", "default")
-    wait_until(lambda: _gone(kube, "stuck"), message="stuck removed")
+    kc.core.delete_namespaced_pod("stuck", "default")
+    wait_until(lambda: _gone(kc, "stuck"), message="stuck removed")

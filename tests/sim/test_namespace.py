@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
 from kubedog_ci.sim.cluster import SimCluster
-from kubedog_ci.sim.config import SimConfig
 from kubedog_ci.sim.controllers.namespace import deletion_conditions, merge_conditions
-from tests.support import DEFAULT_TIME_SCALE, KUBECTL, Kube, make_kube, wait_until
+from tests.support import Kube, cluster_kube, kubectl, make_kube, wait_until
 
 HOLD = "example.com/hold"
 OK_CONDITIONS = [
@@ -68,10 +66,9 @@ def test_merge_conditions_keeps_the_transition_time_unless_the_status_flips() ->
 
 @pytest.fixture(scope="module")
 def kc() -> Iterator[Kube]:
-    with SimCluster(SimConfig(time_scale=DEFAULT_TIME_SCALE, nodes=0)) as cluster:
-        handles = make_kube(cluster)
+    """Handles for a cluster without nodes, so no scheduler or kubelet touches the pods."""
+    with cluster_kube(nodes=0) as handles:
         yield handles
-        handles.api_client.close()
 
 
 def service_accounts(kc: Kube, namespace: str) -> list[str]:
@@ -145,8 +142,7 @@ def test_deleting_a_namespace_empties_it_then_removes_it(kc: Kube) -> None:
 def test_kubectl_delete_namespace_waits_until_it_is_gone(kc: Kube) -> None:
     kc.core.create_namespace({"metadata": {"name": "short-lived"}})
     kc.core.create_namespaced_config_map("short-lived", {"metadata": {"name": "data"}})
-    done = subprocess.run([KUBECTL, "--kubeconfig", kc.cluster.kubeconfig, "delete", "namespace", "short-lived",
-                           "--timeout=20s"], capture_output=True, text=True, timeout=30)
+    done = kubectl(kc, "delete", "namespace", "short-lived", "--timeout=20s")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == 'namespace "short-lived" deleted'
     assert not namespace_exists(kc, "short-lived")
@@ -164,8 +160,7 @@ def test_deleting_a_namespace_with_running_workloads(sim_factory: Callable[..., 
             "replicas": 2, "selector": {"matchLabels": labels}, "template": template}})
         wait_until(lambda: [p.status.phase for p in full.core.list_namespaced_pod("shop").items] == ["Running"] * 2,
                    message="two running pods")
-        done = subprocess.run([KUBECTL, "--kubeconfig", full.cluster.kubeconfig, "delete", "namespace", "shop",
-                               "--timeout=30s"], capture_output=True, text=True, timeout=40)
+        done = kubectl(full, "delete", "namespace", "shop", "--timeout=30s")
         assert done.returncode == 0, done.stderr
         assert not namespace_exists(full, "shop")
         assert not full.core.list_pod_for_all_namespaces(label_selector="app=shop").items

@@ -9,41 +9,18 @@ simulated cluster. The deletion ranking gets table-driven tests of the pure func
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from kubernetes import client
 
-from kubedog_ci.sim.cluster import SimCluster
-from kubedog_ci.sim.config import SimConfig
 from kubedog_ci.sim.controllers.replicaset import is_pod_active, pod_from_template, pods_to_delete, slow_start_batches
 from kubedog_ci.sim.loop import rfc3339
-from tests.support import DEFAULT_TIME_SCALE, Kube, make_kube, wait_until
+from tests.support import Kube, wait_until
 
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
 HOLD = "example.com/hold"
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[SimCluster]:
-    with SimCluster(SimConfig(time_scale=DEFAULT_TIME_SCALE)) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-def kc(cluster: SimCluster) -> Iterator[Kube]:
-    handles = make_kube(cluster)
-    yield handles
-    handles.api_client.close()
-
-
-@pytest.fixture
-def ns(kc: Kube, request: pytest.FixtureRequest) -> str:
-    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-")
-    kc.core.create_namespace({"metadata": {"name": name}})
-    return name
 
 
 def replica_set(name: str, replicas: int = 3, manual: bool = False, finalizers: list[str] | None = None) -> dict:
@@ -86,7 +63,7 @@ def messages(kc: Kube, ns: str, reason: str) -> list[str]:
 # --- end to end ------------------------------------------------------------------------------------------------
 
 
-def test_replica_set_creates_owned_pods_and_reports_their_status(cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_replica_set_creates_owned_pods_and_reports_their_status(kc: Kube, ns: str) -> None:
     rs = kc.apps.create_namespaced_replica_set(ns, replica_set("web"))
     wait_until(lambda: status(kc, ns, "web") == (3, 3, 3, 3, 1), message="three available replicas")
     created = pods(kc, ns)
@@ -104,7 +81,7 @@ def test_replica_set_creates_owned_pods_and_reports_their_status(cluster: SimClu
         ("Normal", "replicaset-controller", "ReplicaSet")
 
 
-def test_scale_down_deletes_the_pod_that_is_not_ready_first(cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_scale_down_deletes_the_pod_that_is_not_ready_first(kc: Kube, ns: str) -> None:
     kc.apps.create_namespaced_replica_set(ns, replica_set("web", manual=True))
     wait_until(lambda: len(pods(kc, ns)) == 3, message="three pods")
     first, second, third = sorted(p.metadata.name for p in pods(kc, ns))
@@ -118,7 +95,7 @@ def test_scale_down_deletes_the_pod_that_is_not_ready_first(cluster: SimCluster,
     wait_until(lambda: status(kc, ns, "web") == (2, 2, 2, 2, 2), message="the status after scaling down")
 
 
-def test_terminating_pods_do_not_count_and_get_replaced(cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_terminating_pods_do_not_count_and_get_replaced(kc: Kube, ns: str) -> None:
     kc.apps.create_namespaced_replica_set(ns, replica_set("web", replicas=2, manual=True, finalizers=[HOLD]))
     wait_until(lambda: len(pods(kc, ns)) == 2, message="two pods")
     victim = pods(kc, ns)[0].metadata.name
@@ -131,7 +108,7 @@ def test_terminating_pods_do_not_count_and_get_replaced(cluster: SimCluster, kc:
         kc.core.patch_namespaced_pod(pod.metadata.name, ns, {"metadata": {"finalizers": None}}, _content_type=MERGE)
 
 
-def test_matching_orphans_are_adopted_and_mismatching_pods_released(cluster: SimCluster, kc: Kube, ns: str) -> None:
+def test_matching_orphans_are_adopted_and_mismatching_pods_released(kc: Kube, ns: str) -> None:
     orphan = {"metadata": {"name": "orphan", "labels": {"app": "web"}},
               "spec": {"schedulerName": "manual", "containers": [{"name": "app", "image": "nginx:1.27"}]}}
     kc.core.create_namespaced_pod(ns, orphan)

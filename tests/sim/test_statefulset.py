@@ -6,9 +6,7 @@ Orders are checked on the pod watch stream (see workload_support), so the tests 
 from __future__ import annotations
 
 import re
-import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import closing
+from collections.abc import Callable
 
 import pytest
 from kubernetes import client
@@ -25,9 +23,9 @@ from kubedog_ci.sim.controllers.statefulset import (
     safe_encode,
     slow_start,
 )
-from kubedog_ci.sim.errors import ApiError, forbidden
-from tests.sim.workload_support import PodRecorder, kubectl_path, recording, standin_kubelet
-from tests.support import Kube, make_kube
+from kubedog_ci.sim.errors import ApiError
+from tests.sim.workload_support import PodRecorder, recording, refuse_pods, standin_kubelet
+from tests.support import Kube, kube_for, kubectl
 
 NS = "default"
 HASH = re.compile(r"^[4-9bcdf]{1,10}$")
@@ -47,19 +45,6 @@ def statefulset(name: str = "web", replicas: int = 3, **spec: object) -> dict:
 
 CLAIM_TEMPLATE = {"metadata": {"name": "data"},
                   "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
-
-
-@pytest.fixture
-def running(kube: Kube) -> Iterator[Kube]:
-    with standin_kubelet(kube.core):
-        yield kube
-
-
-@pytest.fixture
-def pods(running: Kube) -> Iterator[PodRecorder]:
-    """Every pod watch event of the test, in the API server's order."""
-    with recording(running.core) as recorder:
-        yield recorder
 
 
 def get_sts(kube: Kube, name: str = "web") -> client.V1StatefulSet:
@@ -375,9 +360,8 @@ def test_claims_follow_the_retention_policy(running: Kube, eventually: Callable[
 def test_min_ready_seconds_holds_the_next_pod(sim_factory: Callable[..., SimCluster],
                                               eventually: Callable[..., object]) -> None:
     cluster = sim_factory()
-    kube = make_kube(cluster)
     min_ready = 20
-    with closing(kube.api_client), standin_kubelet(kube.core), recording(kube.core) as pods:
+    with kube_for(cluster) as kube, standin_kubelet(kube.core), recording(kube.core) as pods:
         kube.apps.create_namespaced_stateful_set(NS, statefulset(replicas=2, minReadySeconds=min_ready))
         eventually(lambda: get_sts(kube).status.available_replicas == 2, 15, message="2 available pods")
         ready = pods.at(pods.index(lambda e: e.name == "web-0" and e.ready))
@@ -385,19 +369,11 @@ def test_min_ready_seconds_holds_the_next_pod(sim_factory: Callable[..., SimClus
     assert added - ready >= 0.9 * min_ready * cluster.config.time_scale
 
 
-def _block_pod(name: str) -> Callable[[str, object, dict, dict | None], None]:
-    """An admission plugin refusing one pod the way an exhausted ResourceQuota does."""
-    def admit(operation: str, rt: object, obj: dict, old: dict | None) -> None:
-        if operation == "CREATE" and getattr(rt, "key", "") == "/pods" and obj["metadata"]["name"] == name:
-            raise forbidden(rt, name, "exceeded quota: pods, requested: pods=1, used: pods=1, limited: pods=1")
-    return admit
-
-
 @pytest.mark.kubectl
 def test_failed_create_event_and_kubectl_rollout_status(sim: SimCluster, running: Kube,
                                                          eventually: Callable[..., object]) -> None:
     kube = running
-    blocker = _block_pod("web-1")
+    blocker = refuse_pods(lambda pod: pod["metadata"]["name"] == "web-1", used=1)
     sim.api.admission.append(blocker)
     kube.apps.create_namespaced_stateful_set(NS, statefulset())
     message = ('create Pod web-1 in StatefulSet web failed error: pods "web-1" is forbidden: exceeded quota: pods, '
@@ -405,11 +381,11 @@ def test_failed_create_event_and_kubectl_rollout_status(sim: SimCluster, running
     eventually(lambda: ("Warning", "FailedCreate", message) in controller_events(kube), 15,
                message="FailedCreate event")
     eventually(lambda: get_sts(kube).status.ready_replicas == 1, 15, message="web-0 ready")
-    kubectl = [kubectl_path(), "--kubeconfig", sim.kubeconfig, "rollout", "status", "statefulset/web"]
-    waiting = subprocess.run([*kubectl, "--watch=false"], capture_output=True, text=True, timeout=30)
+    rollout_status = ("rollout", "status", "statefulset/web")
+    waiting = kubectl(kube, *rollout_status, "--watch=false")
     assert waiting.stdout == "Waiting for 2 pods to be ready...\n"
 
     sim.api.admission.remove(blocker)
-    done = subprocess.run([*kubectl, "--timeout=30s"], capture_output=True, text=True, timeout=60)
+    done = kubectl(kube, *rollout_status, "--timeout=30s")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "partitioned roll out complete: 3 new pods have been updated..."

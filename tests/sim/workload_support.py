@@ -21,7 +21,8 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from kubedog_ci.sim.controllers import kubelet
-from tests.support import KUBECTL, wait_until
+from kubedog_ci.sim.errors import forbidden
+from tests.support import wait_until
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,14 @@ def standin_kubelet(core: client.CoreV1Api, namespace: str = "default") -> Itera
         yield
 
 
-def kubectl_path() -> str:
-    """The kubectl the test extras install next to the interpreter, or the one on PATH."""
-    return KUBECTL or "kubectl"
+Admit = Callable[[str, object, dict, dict | None], None]
+
+
+def refuse_pods(matches: Callable[[dict], bool], used: int) -> Admit:
+    """An admission plugin refusing the pods `matches` selects the way a ResourceQuota exhausted at `used`
+    pods does."""
+    def admit(operation: str, rt: object, obj: dict, old: dict | None) -> None:
+        if operation == "CREATE" and getattr(rt, "key", "") == "/pods" and matches(obj):
+            raise forbidden(rt, obj["metadata"]["name"],
+                            f"exceeded quota: pods, requested: pods=1, used: pods={used}, limited: pods={used}")
+    return admit
