@@ -8,3 +8,6 @@ APPLY_REJECTED = 4
 CLUSTER_ERROR = 5
 SIGINT = 130
 SIGTERM = 143
+
+PROGRESSING = TIMEOUT
+"""`status`: some object is not ready yet but has not failed, the same outcome a timeout reports."""

@@ -1,0 +1,100 @@
+"""`kubedog status`: one verdict per object, now, from the cluster or (`--offline`) from the objects in files.
+
+The verdict comes from the same per-kind rules the tracking engine uses, applied to one object at a time, so
+`kubectl get deploy web -o yaml | kubedog status --offline -f -` answers without a cluster.
+Exit code: 0 when all are ready, 1 when any failed, 3 when any is still progressing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+
+from kubedog_ci.cli import exit_codes
+from kubedog_ci.cli.errors import UsageError
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    status = commands.add_parser(
+        "status", help="one verdict per object now: ready, progressing or failed",
+        description="Print one verdict per object: ready, progressing or failed, with the reason. Objects are named "
+        "as RESOURCE arguments (deploy/web, sts/db, widget.example.com/gear, or KIND NAME) or read from manifest "
+        "files with -f. With --offline the objects in the files are judged as they are, without a cluster. "
+        "Exit code: 0 all ready, 1 any failed, 3 any progressing.")
+    status.add_argument("resources", nargs="*", metavar="RESOURCE", help="KIND/NAME, KIND.GROUP/NAME or KIND NAME")
+    status.add_argument("-f", "--filename", action="append", default=[], metavar="FILE",
+                        help="manifest file naming the objects ('-' for stdin); repeatable")
+    status.add_argument("--offline", action="store_true",
+                        help="judge the objects in the files as given (with their status); no cluster needed")
+    status.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    status.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's, else default)")
+    status.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    status.add_argument("--context", help="kubeconfig context")
+    status.set_defaults(run=run)
+
+
+@dataclass(frozen=True)
+class Row:
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    verdict: str
+    reason: str
+    message: str
+
+    def as_json(self) -> dict:
+        return {"apiVersion": self.api_version, "kind": self.kind, "namespace": self.namespace, "name": self.name,
+                "verdict": self.verdict, "reason": self.reason, "message": self.message}
+
+
+def run(args: argparse.Namespace) -> int:
+    from kubedog_ci.manifests.reader import ManifestError, read_paths
+
+    if args.offline and args.resources:
+        raise UsageError("--offline judges objects read with -f; RESOURCE arguments need the cluster")
+    if not args.resources and not args.filename:
+        raise UsageError("name the objects: RESOURCE arguments (e.g. deploy/web) or -f FILE")
+    try:
+        manifests = read_paths(args.filename)
+    except ManifestError as err:
+        raise UsageError(str(err)) from err
+    if args.offline:
+        rows = [_row(m.obj, args.namespace or m.obj["metadata"].get("namespace") or "") for m in manifests]
+    else:
+        from kubedog_ci.cli.targets import fetch_named
+
+        rows = [_row(f.obj, f.namespace) if f.obj is not None else
+                Row(f.resource.api_version, f.resource.kind, f.namespace, f.ref.name, "failed", "NotFound",
+                    f.not_found_message)
+                for f in fetch_named(args, [m.obj for m in manifests])]
+    _print(rows, args.output)
+    verdicts = {row.verdict for row in rows}
+    if "failed" in verdicts:
+        return exit_codes.FAILED
+    if "progressing" in verdicts:
+        return exit_codes.PROGRESSING
+    return exit_codes.OK
+
+
+def _row(obj: dict, namespace: str) -> Row:
+    from kubedog_ci.rules import evaluate
+
+    verdict = evaluate(obj)
+    meta = obj.get("metadata") or {}
+    return Row(obj.get("apiVersion", ""), obj.get("kind", ""), meta.get("namespace") or namespace, meta.get("name", ""),
+               verdict.state, verdict.reason, verdict.message)
+
+
+def _print(rows: list[Row], output: str) -> None:
+    if output == "json":
+        json.dump([row.as_json() for row in rows], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    table = [("NAMESPACE", "RESOURCE", "VERDICT", "REASON", "MESSAGE")]
+    table += [(r.namespace or "-", f"{r.kind.lower()}/{r.name}", r.verdict, r.reason or "-", r.message) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(4)]
+    for line in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line[:4], widths, strict=True)) + "  " + line[4])

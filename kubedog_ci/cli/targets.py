@@ -1,0 +1,46 @@
+"""RESOURCE arguments and manifest objects turned into live objects, for the commands that read the cluster."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from kubedog_ci.cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from kubedog_ci.kube.targets import Fetched
+
+
+def parse_resource_args(words: list[str]) -> list[tuple[str, str]]:
+    """`deploy/web`, `widget.example.com/gear`, or the original kubedog's `KIND NAME` pairs -> (type, name)."""
+    pairs: list[tuple[str, str]] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if "/" in word:
+            kind, _, name = word.partition("/")
+            if not kind or not name or "/" in name:
+                raise UsageError(f'"{word}" is not KIND/NAME (e.g. deploy/web)')
+            pairs.append((kind, name))
+            index += 1
+        elif index + 1 < len(words) and "/" not in words[index + 1]:
+            pairs.append((word, words[index + 1]))
+            index += 2
+        else:
+            raise UsageError(f'"{word}" names a kind without an object: use KIND/NAME (e.g. deploy/web) or KIND NAME')
+    return pairs
+
+
+def fetch_named(args: argparse.Namespace, manifest_objects: list[dict]) -> list[Fetched]:
+    """The live objects named by RESOURCE arguments and manifests, in that order."""
+    from kubedog_ci.kube.connect import connect
+    from kubedog_ci.kube.targets import Ref, UnknownType, fetch
+
+    refs = [Ref(kind, name, args.namespace) for kind, name in parse_resource_args(args.resources)]
+    refs += [Ref(obj["kind"], obj["metadata"]["name"], args.namespace or obj["metadata"].get("namespace"),
+                 obj["apiVersion"]) for obj in manifest_objects]
+    cluster = connect(args.kubeconfig, args.context)
+    try:
+        return fetch(cluster, refs, args.namespace or cluster.namespace)
+    except UnknownType as err:
+        raise UsageError(str(err)) from err

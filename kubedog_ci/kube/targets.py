@@ -1,0 +1,78 @@
+"""Named objects fetched from the cluster: resolve each reference's type by discovery, then GET it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import urllib3
+from kubernetes import client
+
+from kubedog_ci.kube.connect import Cluster, api_failure, get_json
+from kubedog_ci.kube.discovery import Resource, UnknownResource, discover, resolve
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An object as the user named it: a type name (`deploy`, `Deployment.apps`) or apiVersion+kind, and a name."""
+
+    type_name: str
+    name: str
+    namespace: str | None = None
+    api_version: str = ""
+
+
+class UnknownType(ValueError):
+    """A reference to a type the cluster does not serve (an input error, not a cluster error)."""
+
+
+def _resource_for(resources: list[Resource], ref: Ref) -> Resource:
+    if ref.api_version:
+        group = ref.api_version.rpartition("/")[0]
+        for resource in resources:
+            if resource.group == group and resource.kind == ref.type_name:
+                return resource
+        raise UnknownType(f'the server has no kind "{ref.type_name}" in API version "{ref.api_version}"')
+    try:
+        return resolve(resources, ref.type_name)
+    except UnknownResource as err:
+        raise UnknownType(str(err)) from err
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A referenced object as the cluster has it now; `obj` is None when it does not exist."""
+
+    ref: Ref
+    resource: Resource
+    namespace: str
+    obj: dict | None
+
+    @property
+    def not_found_message(self) -> str:
+        """The API server's own words for a missing object."""
+        group = f".{self.resource.group}" if self.resource.group else ""
+        return f'{self.resource.plural}{group} "{self.ref.name}" not found'
+
+
+def fetch(cluster: Cluster, refs: list[Ref], default_namespace: str) -> list[Fetched]:
+    """Each referenced object as the cluster has it now, in order; missing ones too (obj None)."""
+    try:
+        resources = discover(cluster.api)
+    except (client.ApiException, urllib3.exceptions.HTTPError, OSError) as err:
+        raise api_failure(cluster, err, "discover", "the served resource types") from err
+    out: list[Fetched] = []
+    for ref in refs:
+        resource = _resource_for(resources, ref)
+        namespace = (ref.namespace or default_namespace) if resource.namespaced else ""
+        what = f'{resource.plural}{"." + resource.group if resource.group else ""} "{ref.name}"' + (
+            f' in namespace "{namespace}"' if namespace else "")
+        try:
+            obj = get_json(cluster.api, resource.path(namespace, ref.name))
+        except client.ApiException as err:
+            if err.status != 404:
+                raise api_failure(cluster, err, "get", what) from err
+            obj = None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise api_failure(cluster, err, "get", what) from err
+        out.append(Fetched(ref, resource, namespace, obj))
+    return out
