@@ -1,0 +1,41 @@
+"""Job: readiness-rules.md ("Job", Recommended): by the controller's own conditions, never by counters (Helm 3's
+`succeeded >= completions` ignores backoffLimit semantics, success policies and pod failure policies)."""
+
+from __future__ import annotations
+
+from kubedog_ci.rules import common
+from kubedog_ci.rules.verdict import Verdict, failed, progressing, ready
+
+
+def evaluate(obj: dict) -> Verdict:
+    return common.precheck(obj) or _conditions(obj)
+
+
+def _conditions(obj: dict) -> Verdict:
+    subject = common.subject(obj)
+    # FailureTarget comes before Failed, which waits for the remaining Pods to terminate: failing on it reports
+    # the failure a termination grace period earlier than any peer (all of them wait for Failed).
+    for kind in ("Failed", "FailureTarget"):
+        entry = common.condition(obj, kind)
+        if entry is not None and entry.get("status") == "True":
+            return failed(entry.get("reason") or kind, f"{subject} failed: {common.explain(entry) or kind}")
+    # SuccessCriteriaMet (a success policy) precedes Complete the same way.
+    for kind in ("Complete", "SuccessCriteriaMet"):
+        if common.is_true(obj, kind):
+            return ready("Complete", f"{subject} completed")
+    suspend = common.spec(obj).get("suspend")
+    if suspend and common.is_true(obj, "Suspended"):
+        return ready("Suspended", f"{subject} is suspended",
+                     f"{subject} is suspended: its Pods do not run until it is resumed")
+    if suspend:
+        return progressing("Suspending", f"Waiting for {subject} to be suspended...")
+    # kstatus's "started = Current" is wrong for a CI gate: a running Job has not done its work yet.
+    return progressing("Running", f"Waiting for {subject} to complete: {_counts(obj)}...")
+
+
+def _counts(obj: dict) -> str:
+    status = common.status(obj)
+    completions = common.spec(obj).get("completions")
+    succeeded = common.count(status, "succeeded")
+    done = f"{succeeded} of {completions} succeeded" if completions is not None else f"{succeeded} succeeded"
+    return f"{common.count(status, 'active')} active, {done}, {common.count(status, 'failed')} failed"
