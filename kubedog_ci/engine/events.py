@@ -1,0 +1,64 @@
+"""What flows through the engine's queue: everything the producer threads saw, nothing they decided.
+
+Watcher threads put ObjectEvent / Synced / WatchFailed, log readers put LogLine / LogEnded; the single consumer
+reads them in order and owns all state. Keeping producers to "report what happened" is what lets the consumer
+be single-threaded and its decisions testable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubedog_ci.kube.discovery import Resource
+
+
+@dataclass(frozen=True)
+class ObjectEvent:
+    """An object of a watched resource type was added, modified or deleted (type as the watch API says)."""
+
+    resource: Resource
+    type: str  # "ADDED" | "MODIFIED" | "DELETED"
+    obj: dict
+
+
+@dataclass(frozen=True)
+class Synced:
+    """A watcher finished its initial list (or a relist after 410 Gone): its view is complete as of now."""
+
+    resource: Resource
+    namespace: str | None
+
+
+@dataclass(frozen=True)
+class WatchFailed:
+    """A watcher gave up (401/403, or the API stayed unreachable past its budget); `message` is for the user."""
+
+    resource: Resource
+    namespace: str | None
+    message: str
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One complete line of a container's log; `timestamp` is the kubelet's RFC3339Nano stamp."""
+
+    namespace: str
+    pod: str
+    container: str
+    timestamp: str
+    text: str
+    previous: bool = False
+
+
+@dataclass(frozen=True)
+class LogEnded:
+    """A container's log stream ended (the container terminated or the pod went away) and will not resume."""
+
+    namespace: str
+    pod: str
+    container: str
+    reason: str
+
+
+Event = ObjectEvent | Synced | WatchFailed | LogLine | LogEnded
