@@ -1,0 +1,304 @@
+"""The Informer against the simulator: what the engine's consumer sees, whatever the API server and network do.
+
+Each fault test checks the two promises the consumer relies on: every object's final state arrives, and each
+object's resourceVersions arrive strictly increasing (nothing repeated, nothing older after newer).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from kubedog_ci.engine.events import ObjectEvent, Synced, WatchFailed
+from kubedog_ci.kube.informer import Informer
+from kubedog_ci.sim.cluster import SimCluster
+from kubedog_ci.sim.config import DenyRule, Faults
+from tests.kube.support import (
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    PODS,
+    STOP_WITHIN,
+    Collector,
+    api_client_for,
+    closed_port,
+    proxied,
+    strictly_increasing,
+    versions,
+)
+from tests.support import Kube, kube_for, wait_until
+
+Start = Callable[[threading.Thread], threading.Thread]
+
+
+@pytest.fixture
+def cluster_kube(sim_factory: Callable[..., SimCluster]) -> Iterator[Callable[..., Kube]]:
+    """Client handles for a cluster started with the given SimConfig settings."""
+    opened = []
+
+    def make(**settings: object) -> Kube:
+        context = kube_for(sim_factory(**settings))
+        opened.append(context)
+        return context.__enter__()
+
+    yield make
+    for context in opened:
+        context.__exit__(None, None, None)
+
+
+def configmap(name: str, value: int = 0, labels: dict | None = None) -> dict:
+    return {"metadata": {"name": name, "labels": labels or {}}, "data": {"n": str(value)}}
+
+
+def deployment(name: str, replicas: int = 2) -> dict:
+    labels = {"app": name}
+    return {"metadata": {"name": name}, "spec": {
+        "replicas": replicas, "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels},
+                     "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}}}
+
+
+def ready(obj: dict) -> bool:
+    status = obj.get("status") or {}
+    return (status.get("observedGeneration") == obj["metadata"].get("generation")
+            and status.get("availableReplicas") == obj["spec"]["replicas"]
+            and status.get("updatedReplicas") == obj["spec"]["replicas"])
+
+
+def read_deployment(kube: Kube, name: str) -> dict:
+    return kube.api_client.sanitize_for_serialization(kube.apps.read_namespaced_deployment(name, "default"))
+
+
+def assert_consistent(collector: Collector) -> None:
+    """Per object (uid), resourceVersions strictly increase and nothing follows its DELETED (a DELETED found by
+    a relist carries the last state known, so its version may equal the one before)."""
+    by_uid: dict[str, list[ObjectEvent]] = {}
+    for event in collector.objects():
+        by_uid.setdefault(event.obj["metadata"]["uid"], []).append(event)
+    for events in by_uid.values():
+        seen = versions(events)
+        live = seen[:-1] if events[-1].type == "DELETED" else seen
+        assert strictly_increasing(live) and seen[-1] >= live[-1], [(e.type, versions([e])) for e in events]
+        assert events[0].type == "ADDED"
+        assert all(e.type == "MODIFIED" for e in events[1:-1])
+        assert events[-1].type in ("ADDED", "MODIFIED", "DELETED") and (len(events) == 1
+                                                                      or events[-1].type != "ADDED")
+
+
+def test_lists_then_syncs_then_streams_changes(kube: Kube, collector: Collector, stop: threading.Event,
+                                               start: Start) -> None:
+    kube.core.create_namespaced_config_map("default", configmap("one"))
+    kube.core.create_namespaced_config_map("default", configmap("two"))
+    start(Informer(kube.api_client, CONFIGMAPS, "default", collector.queue, stop=stop))
+    collector.until(lambda items: any(isinstance(e, Synced) for e in items), message="Synced")
+    first = collector.pull()[:]
+    assert [(type(e).__name__, getattr(e, "type", None)) for e in first] == [
+        ("ObjectEvent", "ADDED"), ("ObjectEvent", "ADDED"), ("Synced", None)]
+    assert sorted(e.obj["metadata"]["name"] for e in first if isinstance(e, ObjectEvent)) == ["one", "two"]
+    assert all(e.obj["kind"] == "ConfigMap" and e.obj["apiVersion"] == "v1" for e in first
+               if isinstance(e, ObjectEvent))
+    assert first[-1] == Synced(CONFIGMAPS, "default")
+
+    kube.core.create_namespaced_config_map("default", configmap("three"))
+    kube.core.patch_namespaced_config_map("one", "default", {"data": {"n": "1"}})
+    kube.core.delete_namespaced_config_map("two", "default")
+    collector.until(lambda items: len(items) >= 6, message="three more events")
+    later = collector.pull()[3:]
+    assert [(e.type, e.obj["metadata"]["name"]) for e in later] == [  # type: ignore[union-attr]
+        ("ADDED", "three"), ("MODIFIED", "one"), ("DELETED", "two")]
+    assert later[1].obj["data"] == {"n": "1"}  # type: ignore[union-attr]
+    time.sleep(0.1)
+    assert len(collector.pull()) == 6 and collector.synced() == 1
+
+
+def test_selectors_filter_and_leaving_the_selector_is_a_deletion(kube: Kube, collector: Collector,
+                                                                 stop: threading.Event, start: Start) -> None:
+    kube.core.create_namespaced_config_map("default", configmap("in", labels={"tier": "web"}))
+    kube.core.create_namespaced_config_map("default", configmap("out", labels={"tier": "db"}))
+    start(Informer(kube.api_client, CONFIGMAPS, "default", collector.queue, stop=stop, label_selector="tier=web",
+                   field_selector="metadata.name!=ignored"))
+    collector.until(lambda items: collector.synced(), message="Synced")
+    assert [e.obj["metadata"]["name"] for e in collector.objects()] == ["in"]
+    kube.core.patch_namespaced_config_map("in", "default", {"metadata": {"labels": {"tier": "db"}}})
+    kube.core.patch_namespaced_config_map("out", "default", {"metadata": {"labels": {"tier": "web"}}})
+    collector.until(lambda items: len(collector.objects()) == 3, message="selector transitions")
+    assert [(e.type, e.obj["metadata"]["name"]) for e in collector.objects()] == [
+        ("ADDED", "in"), ("DELETED", "in"), ("ADDED", "out")]
+
+
+def test_all_namespaces_and_cluster_scope(kube: Kube, collector: Collector, stop: threading.Event,
+                                          start: Start) -> None:
+    kube.core.create_namespace({"metadata": {"name": "other"}})
+    kube.core.create_namespaced_config_map("other", configmap("elsewhere"))
+    start(Informer(kube.api_client, CONFIGMAPS, None, collector.queue, stop=stop))
+    collector.until(lambda items: collector.synced(), message="Synced")
+    assert ("other", "elsewhere") in {(e.obj["metadata"]["namespace"], e.obj["metadata"]["name"])
+                                      for e in collector.objects()}
+
+
+def test_watch_drops_lose_no_update_and_repeat_none(cluster_kube: Callable[..., Kube], collector: Collector,
+                                                    stop: threading.Event, start: Start) -> None:
+    kube = cluster_kube(faults=Faults(watch_drop=0.3))
+    names = [f"cm{i}" for i in range(5)]
+    for name in names:
+        kube.core.create_namespaced_config_map("default", configmap(name))
+    start(Informer(kube.api_client, CONFIGMAPS, "default", collector.queue, stop=stop))
+    collector.until(lambda items: collector.synced(), message="Synced")
+    watches_before = kube.cluster.server.stats.watches_total  # type: ignore[union-attr]
+    for value in range(1, 31):
+        for name in names:
+            kube.core.patch_namespaced_config_map(name, "default", {"data": {"n": str(value)}})
+        time.sleep(0.02)
+    collector.until(lambda items: all(collector.latest()[n].obj["data"]["n"] == "30" for n in names),
+                    message="every final state")
+    assert kube.cluster.server.stats.watches_total - watches_before >= 2  # type: ignore[union-attr]
+    assert_consistent(collector)
+    for name in names:  # resumed from the last resourceVersion: every single transition was seen, in order
+        assert [e.obj["data"]["n"] for e in collector.objects(name)] == [str(v) for v in range(31)]
+    assert collector.synced() == 1 and not collector.failures()
+
+
+def test_transition_while_disconnected_is_reported_after_410(sim_factory: Callable[..., SimCluster],
+                                                             collector: Collector, stop: threading.Event,
+                                                             start: Start) -> None:
+    """The network goes away; meanwhile a Deployment becomes Ready, another is deleted and the history the
+    watch would resume from is compacted (history_window=2). Back online, the informer gets 410, relists and
+    reports exactly the changes: the Deployment's Ready state, the deletion; nothing unchanged again."""
+    cluster = sim_factory(history_window=2)
+    with kube_for(cluster) as kube, proxied(cluster.url) as proxy:
+        kube.apps.create_namespaced_deployment("default", deployment("doomed", replicas=1))
+        kube.apps.create_namespaced_deployment("default", deployment("steady", replicas=1))
+        wait_until(lambda: ready(read_deployment(kube, "steady")) and ready(read_deployment(kube, "doomed")),
+                   message="steady and doomed Ready")
+        informer = start(Informer(api_client_for(proxy.url), DEPLOYMENTS, "default", collector.queue, stop=stop))
+        collector.until(lambda items: collector.synced(), message="first Synced")
+        steady_before = len(collector.objects("steady"))
+
+        proxy.pause()
+        kube.apps.create_namespaced_deployment("default", deployment("web"))
+        kube.apps.delete_namespaced_deployment("doomed", "default")
+        wait_until(lambda: ready(read_deployment(kube, "web")), message="web Ready while disconnected")
+        proxy.resume()
+
+        collector.until(lambda items: collector.synced() == 2, message="Synced after the relist")
+        assert isinstance(informer, Informer) and informer.relists >= 1
+        web = collector.objects("web")
+        assert web[0].type == "ADDED" and ready(web[-1].obj), web[-1].obj.get("status")
+        assert [e.type for e in collector.objects("doomed")][-1] == "DELETED"
+        assert len(collector.objects("steady")) == steady_before
+        assert_consistent(collector)
+        assert not collector.failures()
+
+
+def test_random_410s_still_reach_the_final_state(cluster_kube: Callable[..., Kube], collector: Collector,
+                                                 stop: threading.Event, start: Start) -> None:
+    kube = cluster_kube(history_window=3, faults=Faults(gone=0.5, watch_drop=0.1))
+    informer = start(Informer(kube.api_client, DEPLOYMENTS, "default", collector.queue, stop=stop))
+    collector.until(lambda items: collector.synced(), message="Synced")
+    kube.apps.create_namespaced_deployment("default", deployment("web", replicas=3))
+    collector.until(lambda items: "web" in collector.latest() and ready(collector.latest()["web"].obj)
+                    and informer.relists >= 1, message="web Ready and at least one relist")  # type: ignore[attr-defined]
+    assert_consistent(collector)
+    assert not collector.failures()
+
+
+def test_http_errors_are_retried(cluster_kube: Callable[..., Kube], collector: Collector, stop: threading.Event,
+                                 start: Start) -> None:
+    kube = cluster_kube(faults=Faults(http_error=0.3, watch_drop=0.2))
+    start(Informer(kube.api_client, CONFIGMAPS, "default", collector.queue, stop=stop))
+    for value in range(5):
+        for _ in range(20):  # the test's own writes meet the injected errors too
+            try:
+                if value == 0:
+                    kube.core.create_namespaced_config_map("default", configmap("flaky"))
+                else:
+                    kube.core.patch_namespaced_config_map("flaky", "default", {"data": {"n": str(value)}})
+                break
+            except Exception as err:  # an injected 429/500/503
+                assert getattr(err, "status", None) in (429, 500, 503)
+        time.sleep(0.05)
+    collector.until(lambda items: "flaky" in collector.latest()
+                    and collector.latest()["flaky"].obj["data"]["n"] == "4", timeout=20, message="final state")
+    assert_consistent(collector)
+    assert not collector.failures()
+
+
+def test_forbidden_watch_fails_with_the_servers_message(cluster_kube: Callable[..., Kube], collector: Collector,
+                                                         stop: threading.Event, start: Start) -> None:
+    kube = cluster_kube(deny=(DenyRule("watch", "pods"),))
+    informer = start(Informer(kube.api_client, PODS, "default", collector.queue, stop=stop))
+    collector.until(lambda items: collector.failures(), message="WatchFailed")
+    informer.join(2)
+    assert not informer.is_alive()
+    failed = collector.failures()[0]
+    assert failed == WatchFailed(PODS, "default", failed.message, 403)
+    assert failed.message == (
+        f'the Kubernetes API server at {kube.cluster.url} refused to watch pods in namespace "default" '
+        '(403 Forbidden): pods is forbidden: User "system:admin" cannot watch resource "pods" in API group "" '
+        'in the namespace "default"')
+    assert collector.synced() == 1  # the list was allowed
+
+
+def test_unreachable_server_fails_after_the_api_timeout(collector: Collector, stop: threading.Event,
+                                                         start: Start) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    began = time.monotonic()
+    informer = start(Informer(api_client_for(url), DEPLOYMENTS, "web", collector.queue, stop=stop,
+                              api_timeout=0.5))
+    collector.until(lambda items: collector.failures(), timeout=5, message="WatchFailed")
+    assert 0.5 <= time.monotonic() - began < 2.5
+    informer.join(1)
+    assert not informer.is_alive()
+    failed = collector.failures()[0]
+    assert failed.status is None and failed.namespace == "web"
+    assert failed.message.startswith(f'cannot list deployments.apps in namespace "web": the Kubernetes API server '
+                                     f"at {url} has not answered successfully for ")
+    assert "Connection refused" in failed.message and "HTTPConnectionPool" not in failed.message
+
+
+def test_an_outage_longer_than_the_api_timeout_ends_the_watch(sim: SimCluster, collector: Collector,
+                                                               stop: threading.Event, start: Start) -> None:
+    with proxied(sim.url) as proxy:
+        start(Informer(api_client_for(proxy.url), CONFIGMAPS, "default", collector.queue, stop=stop,
+                       api_timeout=0.4))
+        collector.until(lambda items: collector.synced(), message="Synced")
+        proxy.pause()
+        collector.until(lambda items: collector.failures(), timeout=5, message="WatchFailed")
+    assert "cannot watch configmaps in namespace \"default\"" in collector.failures()[0].message
+
+
+def test_stop_ends_an_idle_watch_and_a_back_off_promptly(sim: SimCluster, collector: Collector) -> None:
+    stop = threading.Event()
+    with kube_for(sim) as kube:
+        idle = Informer(kube.api_client, CONFIGMAPS, "default", collector.queue, stop=stop)
+        waiting = Informer(api_client_for(f"http://127.0.0.1:{closed_port()}"), CONFIGMAPS, "default",
+                           collector.queue, stop=stop)
+        idle.start()
+        waiting.start()
+        collector.until(lambda items: collector.synced(), message="Synced")
+        time.sleep(0.3)
+        began = time.monotonic()
+        stop.set()
+        idle.join(2)
+        waiting.join(2)
+        assert not idle.is_alive() and not waiting.is_alive()
+        assert time.monotonic() - began < STOP_WITHIN
+    assert not collector.failures()
+
+
+def test_the_kubeconfig_token_is_sent_and_a_wrong_one_refused(cluster_kube: Callable[..., Kube],
+                                                                collector: Collector, stop: threading.Event,
+                                                                start: Start) -> None:
+    kube = cluster_kube(token="s3cret-token")
+    start(Informer(kube.api_client, CONFIGMAPS, "default", collector.queue, stop=stop))
+    collector.until(lambda items: collector.synced(), message="Synced with the token")
+
+    wrong = Collector()
+    start(Informer(api_client_for(kube.cluster.url), CONFIGMAPS, "default", wrong.queue, stop=stop))
+    wrong.until(lambda items: wrong.failures(), message="WatchFailed")
+    failed = wrong.failures()[0]
+    assert failed.status == 401 and "s3cret-token" not in failed.message
+    assert failed.message == (f"the Kubernetes API server at {kube.cluster.url} refused to list configmaps in "
+                              'namespace "default" (401 Unauthorized): Unauthorized')
