@@ -19,7 +19,13 @@ from kubedog_ci.sim.defaults import apply_defaults
 from kubedog_ci.sim.errors import ApiError
 from kubedog_ci.sim.loop import SimLoop, rfc3339
 from kubedog_ci.sim.resources import Registry, ResourceType
-from kubedog_ci.sim.selectors import Predicate, SelectorError, parse_field_selector, parse_label_selector
+from kubedog_ci.sim.selectors import (
+    Predicate,
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+    selector_to_string,
+)
 from kubedog_ci.sim.store import Store, clone
 from kubedog_ci.sim.validation import validate
 
@@ -153,7 +159,7 @@ class Api:
                                    field_manager=field_manager or "", force=force)
             if current is None:
                 raise errors.not_found(rt, name)
-            base = current if subresource != "scale" else self.scale_of(rt, current)
+            base = current if subresource != "scale" else self.scale_of(current)
             try:
                 if patch_type == "json":
                     new = patch.json_patch(base, body)  # type: ignore[arg-type]
@@ -301,10 +307,8 @@ class Api:
     # --- the scale subresource --------------------------------------------------------------------------
 
     @staticmethod
-    def scale_of(rt: ResourceType, obj: dict) -> dict:
+    def scale_of(obj: dict) -> dict:
         """The autoscaling/v1 Scale view of a Deployment, ReplicaSet or StatefulSet."""
-        from kubedog_ci.sim.selectors import selector_to_string
-
         meta = obj["metadata"]
         return {
             "kind": "Scale", "apiVersion": "autoscaling/v1",
@@ -325,8 +329,7 @@ class Api:
         if ns is None:
             raise errors.namespace_not_found(namespace)
         if ns["metadata"].get("deletionTimestamp") and rt.key != "/events":
-            raise errors.forbidden(rt, obj["metadata"].get("name", ""), "unable to create new content in "
-                                   f"namespace {namespace} because it is being terminated")
+            raise errors.namespace_terminating(rt, obj["metadata"].get("name", ""), namespace)
 
     @staticmethod
     def _owners(obj: dict) -> dict[str, set[patch.Path]]:

@@ -11,6 +11,16 @@ ANNOTATION_PREFIX = "sim.kubedog-ci.io/"
 """Annotations under this prefix tell the simulator what no spec can express (see README)."""
 
 
+def annotation_seconds(obj: dict, key: str) -> float | None:
+    """The simulated seconds the annotation `key` asks for (a negative number counts as 0); None when the
+    object has no such annotation or it is not a number, so the simulator's default applies."""
+    text = (obj["metadata"].get("annotations") or {}).get(key)
+    try:
+        return max(0.0, float(text)) if text is not None else None
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Faults:
     """Fault injection, from `--faults watch-drop=10s,gone=0.2,http-error=0.05,latency=50ms,log-cut=5s`."""

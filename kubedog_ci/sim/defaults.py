@@ -13,8 +13,11 @@ from collections.abc import Callable
 
 from kubedog_ci.sim.resources import ResourceType
 
-_cluster_ips = (str(ipaddress.IPv4Address("10.96.0.10") + n) for n in itertools.count())
+_FIRST_CLUSTER_IP = ipaddress.IPv4Address("10.96.0.10")
+_cluster_ip_offsets = itertools.count()
 _node_ports = itertools.cycle(range(30000, 32768))
+"""Allocators shared by every cluster in the process. Each cluster calls them under its own store lock, so two
+clusters may call them at once: plain itertools objects are safe for that, a generator is not."""
 
 
 def _image_pull_policy(image: str) -> str:
@@ -211,7 +214,7 @@ def _service(obj: dict, old: dict | None) -> None:
             port.setdefault("nodePort", old_ports.get(port.get("port")) or next(_node_ports))
     previous_ip = ((old or {}).get("spec") or {}).get("clusterIP")
     if not spec.get("clusterIP"):
-        spec["clusterIP"] = previous_ip or next(_cluster_ips)
+        spec["clusterIP"] = previous_ip or str(_FIRST_CLUSTER_IP + next(_cluster_ip_offsets))
     spec.setdefault("clusterIPs", [spec["clusterIP"]])
     spec.setdefault("ipFamilies", ["IPv4"])
     spec.setdefault("ipFamilyPolicy", "SingleStack")

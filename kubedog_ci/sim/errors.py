@@ -59,6 +59,20 @@ def forbidden(rt: ResourceType, name: str, why: str) -> ApiError:
     return ApiError(403, "Forbidden", f"{subject} is forbidden: {why}", _details(rt, name))
 
 
+_NAMESPACE_TERMINATING = "because it is being terminated"
+
+
+def namespace_terminating(rt: ResourceType, name: str, namespace: str) -> ApiError:
+    """NamespaceLifecycle admission's 403 for a create in a namespace being deleted."""
+    return forbidden(rt, name, f"unable to create new content in namespace {namespace} {_NAMESPACE_TERMINATING}")
+
+
+def is_namespace_terminating(err: ApiError) -> bool:
+    """The create failed because its namespace is being deleted, so it can never succeed (controllers then
+    stay quiet instead of recording FailedCreate)."""
+    return err.code == 403 and _NAMESPACE_TERMINATING in err.message
+
+
 def invalid(rt: ResourceType, name: str, causes: list[dict]) -> ApiError:
     """422 Invalid; each cause is {"reason": "FieldValue…", "message": "…", "field": "spec.x"}."""
     kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
@@ -80,10 +94,6 @@ def gone(message: str) -> ApiError:
     return ApiError(410, "Expired", message)
 
 
-def method_not_allowed() -> ApiError:
-    return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
-
-
 def unsupported_media_type(content_type: str) -> ApiError:
     return ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
                     f"accepted media types include: application/json-patch+json, application/merge-patch+json, "
@@ -99,3 +109,8 @@ def unsupported_body(content_type: str, why: str = "") -> ApiError:
 
 def path_not_found() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def aggregate(messages: list[str]) -> str:
+    """utilerrors.NewAggregate(...).Error(): one message as it is, several as "[a, b]"."""
+    return messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"

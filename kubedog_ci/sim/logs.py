@@ -77,7 +77,6 @@ class LogStore:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._logs: dict[tuple[str, str], list[Instance]] = {}
-        self._gone: set[str] = set()
         self._last_ns = 0
 
     def _stamp(self) -> int:
@@ -127,7 +126,6 @@ class LogStore:
             for key in [k for k in self._logs if k[0] == pod_uid]:
                 for run in self._logs.pop(key):
                     run.done = True
-            self._gone.add(pod_uid)
             self._cond.notify_all()
 
     def has_instance(self, pod_uid: str, container: str, previous: bool = False) -> bool:

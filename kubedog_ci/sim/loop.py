@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import sys
 import threading
 import time
@@ -19,11 +20,6 @@ from datetime import UTC, datetime
 def rfc3339(moment: datetime | None = None) -> str:
     """Second-precision UTC time as the API serializes metav1.Time."""
     return (moment or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def micro_time(moment: datetime | None = None) -> str:
-    """Microsecond-precision UTC time as the API serializes metav1.MicroTime."""
-    return (moment or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(text: str) -> datetime:
@@ -55,6 +51,11 @@ class SimLoop:
 
     def scaled(self, sim_seconds: float) -> float:
         return max(0.0, sim_seconds * self.time_scale)
+
+    def elapsed(self, since: float) -> float:
+        """Simulated seconds since the time.monotonic() moment `since` (infinite at time scale 0, where every
+        delay is over at once)."""
+        return (time.monotonic() - since) / self.time_scale if self.time_scale > 0 else math.inf
 
     def call_soon(self, fn: Callable[..., None], *args: object) -> Timer:
         return self._push(time.monotonic(), fn, args)

@@ -146,7 +146,7 @@ def _remove(doc: dict, parts: list[str]) -> None:
         raise PatchError(f"remove operation does not apply: doc is missing path: /{'/'.join(parts)}") from err
 
 
-def strategic_merge_patch(target: object, patch: object, field: str = "") -> object:
+def strategic_merge_patch(target: object, patch: object) -> object:
     """Strategic merge of `patch` into `target` (kubectl's default for `kubectl patch`, `set`, `rollout`)."""
     if not isinstance(patch, dict):
         return clone(patch)
@@ -167,7 +167,7 @@ def strategic_merge_patch(target: object, patch: object, field: str = "") -> obj
         elif isinstance(value, list):
             result[key] = _merge_list(result.get(key), value, key)
         elif isinstance(value, dict):
-            merged = strategic_merge_patch(result.get(key), value, key)
+            merged = strategic_merge_patch(result.get(key), value)
             if merged is None:
                 result.pop(key, None)
             else:
@@ -196,7 +196,7 @@ def _merge_list(current: object, patch: list, field: str) -> list:
         elif index is None:
             result.append(clone(item))
         else:
-            result[index] = strategic_merge_patch(result[index], item, field)  # type: ignore[assignment]
+            result[index] = strategic_merge_patch(result[index], item)  # type: ignore[assignment]
     return result
 
 

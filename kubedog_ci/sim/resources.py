@@ -39,10 +39,6 @@ class ResourceType:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
-    def group_version(self) -> str:
-        return self.api_version
-
-    @property
     def key(self) -> str:
         """Storage key: one store bucket per group and plural (events of both API groups share one)."""
         group = self.group if self.storage_group is None else self.storage_group
@@ -53,80 +49,67 @@ class ResourceType:
         """`deployments.apps` / `pods`: how the API server names the resource in error messages."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
-    def path(self, namespace: str | None, name: str | None = None) -> str:
-        prefix = "/api/v1" if not self.group else f"/apis/{self.group}/{self.version}"
-        parts = [prefix]
-        if self.namespaced and namespace:
-            parts.append(f"namespaces/{namespace}")
-        parts.append(self.plural)
-        if name:
-            parts.append(name)
-        return "/".join(parts)
-
-
-def _rt(group: str, version: str, kind: str, plural: str, **kw: object) -> ResourceType:
-    return ResourceType(group, version, kind, plural, **kw)  # type: ignore[arg-type]
-
 
 _NO_STATUS: tuple[str, ...] = ()
 _ALL = ("all",)
 
 BUILTIN: tuple[ResourceType, ...] = (
-    _rt("", "v1", "Namespace", "namespaces", namespaced=False, short_names=("ns",)),
-    _rt("", "v1", "Node", "nodes", namespaced=False, short_names=("no",)),
-    _rt("", "v1", "Pod", "pods", short_names=("po",), categories=_ALL,
-        subresources=("status", "log", "binding", "eviction")),
-    _rt("", "v1", "Event", "events", short_names=("ev",), subresources=_NO_STATUS),
-    _rt("", "v1", "Service", "services", short_names=("svc",), categories=_ALL),
-    _rt("", "v1", "Endpoints", "endpoints", short_names=("ep",), subresources=_NO_STATUS),
-    _rt("", "v1", "ConfigMap", "configmaps", short_names=("cm",), subresources=_NO_STATUS),
-    _rt("", "v1", "Secret", "secrets", subresources=_NO_STATUS),
-    _rt("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",), subresources=_NO_STATUS),
-    _rt("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",)),
-    _rt("", "v1", "PersistentVolume", "persistentvolumes", namespaced=False, short_names=("pv",)),
-    _rt("", "v1", "ResourceQuota", "resourcequotas", short_names=("quota",)),
-    _rt("", "v1", "LimitRange", "limitranges", short_names=("limits",), subresources=_NO_STATUS),
-    _rt("", "v1", "PodTemplate", "podtemplates", subresources=_NO_STATUS),
-    _rt("", "v1", "ReplicationController", "replicationcontrollers", short_names=("rc",), categories=_ALL,
-        subresources=("status", "scale")),
-    _rt("apps", "v1", "Deployment", "deployments", short_names=("deploy",), categories=_ALL,
-        subresources=("status", "scale")),
-    _rt("apps", "v1", "ReplicaSet", "replicasets", short_names=("rs",), categories=_ALL,
-        subresources=("status", "scale")),
-    _rt("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), categories=_ALL,
-        subresources=("status", "scale")),
-    _rt("apps", "v1", "DaemonSet", "daemonsets", short_names=("ds",), categories=_ALL),
-    _rt("apps", "v1", "ControllerRevision", "controllerrevisions", subresources=_NO_STATUS),
-    _rt("batch", "v1", "Job", "jobs", categories=_ALL),
-    _rt("batch", "v1", "CronJob", "cronjobs", short_names=("cj",), categories=_ALL),
-    _rt("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short_names=("hpa",),
-        categories=_ALL),
-    _rt("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=("pdb",)),
-    _rt("networking.k8s.io", "v1", "Ingress", "ingresses", short_names=("ing",)),
-    _rt("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced=False, subresources=_NO_STATUS),
-    _rt("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short_names=("netpol",),
-        subresources=_NO_STATUS),
-    _rt("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", subresources=_NO_STATUS),
-    _rt("rbac.authorization.k8s.io", "v1", "Role", "roles", subresources=_NO_STATUS),
-    _rt("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", subresources=_NO_STATUS),
-    _rt("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False,
-        subresources=_NO_STATUS),
-    _rt("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False,
-        subresources=_NO_STATUS),
-    _rt("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False, short_names=("sc",),
-        subresources=_NO_STATUS),
-    _rt("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", namespaced=False, short_names=("pc",),
-        subresources=_NO_STATUS),
-    _rt("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", namespaced=False, subresources=_NO_STATUS),
-    _rt("coordination.k8s.io", "v1", "Lease", "leases", subresources=_NO_STATUS),
-    _rt("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations",
-        namespaced=False, subresources=_NO_STATUS),
-    _rt("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
-        "validatingwebhookconfigurations", namespaced=False, subresources=_NO_STATUS),
-    _rt("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
-        namespaced=False, short_names=("crd", "crds")),
-    _rt("events.k8s.io", "v1", "Event", "events", short_names=("ev",), subresources=_NO_STATUS,
-        storage_group=""),
+    ResourceType("", "v1", "Namespace", "namespaces", namespaced=False, short_names=("ns",)),
+    ResourceType("", "v1", "Node", "nodes", namespaced=False, short_names=("no",)),
+    ResourceType("", "v1", "Pod", "pods", short_names=("po",), categories=_ALL,
+                 subresources=("status", "log", "binding", "eviction")),
+    ResourceType("", "v1", "Event", "events", short_names=("ev",), subresources=_NO_STATUS),
+    ResourceType("", "v1", "Service", "services", short_names=("svc",), categories=_ALL),
+    ResourceType("", "v1", "Endpoints", "endpoints", short_names=("ep",), subresources=_NO_STATUS),
+    ResourceType("", "v1", "ConfigMap", "configmaps", short_names=("cm",), subresources=_NO_STATUS),
+    ResourceType("", "v1", "Secret", "secrets", subresources=_NO_STATUS),
+    ResourceType("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",), subresources=_NO_STATUS),
+    ResourceType("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",)),
+    ResourceType("", "v1", "PersistentVolume", "persistentvolumes", namespaced=False, short_names=("pv",)),
+    ResourceType("", "v1", "ResourceQuota", "resourcequotas", short_names=("quota",)),
+    ResourceType("", "v1", "LimitRange", "limitranges", short_names=("limits",), subresources=_NO_STATUS),
+    ResourceType("", "v1", "PodTemplate", "podtemplates", subresources=_NO_STATUS),
+    ResourceType("", "v1", "ReplicationController", "replicationcontrollers", short_names=("rc",), categories=_ALL,
+                 subresources=("status", "scale")),
+    ResourceType("apps", "v1", "Deployment", "deployments", short_names=("deploy",), categories=_ALL,
+                 subresources=("status", "scale")),
+    ResourceType("apps", "v1", "ReplicaSet", "replicasets", short_names=("rs",), categories=_ALL,
+                 subresources=("status", "scale")),
+    ResourceType("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), categories=_ALL,
+                 subresources=("status", "scale")),
+    ResourceType("apps", "v1", "DaemonSet", "daemonsets", short_names=("ds",), categories=_ALL),
+    ResourceType("apps", "v1", "ControllerRevision", "controllerrevisions", subresources=_NO_STATUS),
+    ResourceType("batch", "v1", "Job", "jobs", categories=_ALL),
+    ResourceType("batch", "v1", "CronJob", "cronjobs", short_names=("cj",), categories=_ALL),
+    ResourceType("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short_names=("hpa",),
+                 categories=_ALL),
+    ResourceType("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=("pdb",)),
+    ResourceType("networking.k8s.io", "v1", "Ingress", "ingresses", short_names=("ing",)),
+    ResourceType("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced=False,
+                 subresources=_NO_STATUS),
+    ResourceType("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short_names=("netpol",),
+                 subresources=_NO_STATUS),
+    ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", subresources=_NO_STATUS),
+    ResourceType("rbac.authorization.k8s.io", "v1", "Role", "roles", subresources=_NO_STATUS),
+    ResourceType("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", subresources=_NO_STATUS),
+    ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False,
+                 subresources=_NO_STATUS),
+    ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False,
+                 subresources=_NO_STATUS),
+    ResourceType("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False, short_names=("sc",),
+                 subresources=_NO_STATUS),
+    ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", namespaced=False, short_names=("pc",),
+                 subresources=_NO_STATUS),
+    ResourceType("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", namespaced=False, subresources=_NO_STATUS),
+    ResourceType("coordination.k8s.io", "v1", "Lease", "leases", subresources=_NO_STATUS),
+    ResourceType("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations",
+                 namespaced=False, subresources=_NO_STATUS),
+    ResourceType("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
+                 "validatingwebhookconfigurations", namespaced=False, subresources=_NO_STATUS),
+    ResourceType("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
+                 namespaced=False, short_names=("crd", "crds")),
+    ResourceType("events.k8s.io", "v1", "Event", "events", short_names=("ev",), subresources=_NO_STATUS,
+                 storage_group=""),
 )
 
 
@@ -207,7 +190,7 @@ class Registry:
             resources.append(entry)
             for sub in rt.subresources:
                 resources.append(_subresource_entry(rt, sub))
-        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": types[0].group_version,
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": types[0].api_version,
                 "resources": resources}
 
     def group_list(self) -> dict:

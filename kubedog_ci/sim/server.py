@@ -288,7 +288,7 @@ class SimHandler(BaseHTTPRequestHandler):
         faults = self.config.faults
         if faults.chance(faults.http_error) and not route.subresource == "log":
             raise _injected_error()
-        return self._dispatch(method, verb, route, query, body)
+        return self._dispatch(verb, route, query, body)
 
     def _parse(self, parts: list[str], query: dict[str, str]) -> Route | None:
         if parts[0] == "api" and len(parts) >= 3:
@@ -340,7 +340,7 @@ class SimHandler(BaseHTTPRequestHandler):
 
     # --- verbs ------------------------------------------------------------------------------------------
 
-    def _dispatch(self, method: str, verb: str, route: Route, query: dict[str, str], body: bytes) -> None:
+    def _dispatch(self, verb: str, route: Route, query: dict[str, str], body: bytes) -> None:
         rt, namespace = route.rt, route.namespace or ""
         dry_run = query.get("dryRun") == "All"
         manager = query.get("fieldManager") or (self.headers.get("User-Agent") or "unknown").split("/")[0]
@@ -353,7 +353,7 @@ class SimHandler(BaseHTTPRequestHandler):
         if verb == "get":
             obj = self.api.get(rt, namespace, route.name or "")
             if route.subresource == "scale":
-                return self._send_json(200, self.api.scale_of(rt, obj))
+                return self._send_json(200, self.api.scale_of(obj))
             return self._send_obj(200, rt, obj)
         if verb == "deletecollection":
             return self._delete_collection(route, query)
@@ -371,7 +371,7 @@ class SimHandler(BaseHTTPRequestHandler):
             if route.subresource == "binding":
                 return self._bind(route, payload)
             if route.subresource == "eviction":
-                obj = self.api.delete(rt, namespace, route.name or "")
+                self.api.delete(rt, namespace, route.name or "")
                 return self._send_json(201, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                              "status": "Success", "code": 201})
             obj = self.api.create(rt, namespace or None, payload, dry_run=dry_run, field_manager=manager)
@@ -392,7 +392,7 @@ class SimHandler(BaseHTTPRequestHandler):
                              (manager if patch_type != "apply" else None),
                              force=query.get("force") == "true")
         if route.subresource == "scale":
-            return self._send_json(200, self.api.scale_of(rt, obj))
+            return self._send_json(200, self.api.scale_of(obj))
         return self._send_obj(200 if existed else 201, rt, obj)
 
     def _body(self, body: bytes) -> dict:
@@ -422,7 +422,7 @@ class SimHandler(BaseHTTPRequestHandler):
 
     def _send_sub(self, route: Route, obj: dict) -> None:
         if route.subresource == "scale":
-            return self._send_json(200, self.api.scale_of(route.rt, obj))
+            return self._send_json(200, self.api.scale_of(obj))
         return self._send_obj(200, route.rt, obj)
 
     def _incoming(self, rt: ResourceType, payload: object) -> dict:

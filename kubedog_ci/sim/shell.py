@@ -520,7 +520,7 @@ def _parse(source: str) -> _Node:
 # Evaluation
 
 _YIELD_EVERY = 1000  # commands between Sleep(0.0) steps, so that busy loops hand back control
-_PROBE_COMMAND_LIMIT = 10_000  # a probe running more commands than this counts as timed out
+_PROBE_COMMAND_LIMIT = 100_000  # a probe running more commands than this counts as timed out
 _SHELLS = frozenset({"sh", "bash", "ash", "dash"})
 _BINARIES = frozenset({"echo", "printf", "sleep", "true", "false", "seq", "wget", "curl", "awk"})
 _IFS = re.compile(r"[ \t\n]+")
@@ -1747,22 +1747,32 @@ def container_program(command: Sequence[str] | None, args: Sequence[str] | None)
     return None
 
 
-def probe_exit_code(command: Sequence[str], env: Mapping[str, str], timeout_seconds: float) -> int:
-    """Status of an exec probe; 1 when it sleeps past the timeout or runs too long.
+def probe(command: Sequence[str], env: Mapping[str, str], timeout_seconds: float) -> tuple[int | None, str]:
+    """Status and output of an exec probe; the status is None when it sleeps past the timeout or runs so many
+    commands that it must be looping.
 
     Unknown programs and unparsable scripts succeed, since their behaviour cannot be known.
     """
     program = container_program(command, None)
     if program is None:
-        return 0
+        return 0, ""
     shell = _start(program, env, "sh", ())
     steps = shell.main(program.body)
+    output: list[str] = []
     slept = 0.0
     while True:
         step = next(steps)
         if isinstance(step, Exit):
-            return step.code
-        if isinstance(step, Sleep):
+            return step.code, "".join(output)
+        if isinstance(step, Output):
+            output.append(step.text)
+        elif isinstance(step, Sleep):
             slept += step.seconds
         if slept > timeout_seconds or shell.counter.commands > _PROBE_COMMAND_LIMIT:
-            return 1
+            return None, "".join(output)
+
+
+def probe_exit_code(command: Sequence[str], env: Mapping[str, str], timeout_seconds: float) -> int:
+    """Status of an exec probe; 1 when it times out (see `probe`)."""
+    code, _ = probe(command, env, timeout_seconds)
+    return 1 if code is None else code

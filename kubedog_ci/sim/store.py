@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from kubedog_ci.sim.owners import controller_uid
+
 Predicate = Callable[[dict], bool]
 
 
@@ -42,24 +44,11 @@ class Change:
     old: dict | None
 
 
-def controller_uid(obj: dict) -> str | None:
-    """The uid of `obj`'s controlling ownerReference (metav1.GetControllerOf): None when there is none (an
-    orphan), "" when that reference carries no string uid, so it names no owner."""
-    refs = obj["metadata"].get("ownerReferences")
-    for ref in refs if isinstance(refs, list) else ():
-        if isinstance(ref, dict) and ref.get("controller"):
-            uid = ref.get("uid")
-            return uid if isinstance(uid, str) else ""
-    return None
-
-
 class Expired(Exception):
     """The requested resourceVersion is older than the history window (the API's 410 Gone)."""
 
     def __init__(self, requested: int, oldest: int) -> None:
         super().__init__(f"too old resource version: {requested} ({oldest})")
-        self.requested = requested
-        self.oldest = oldest
 
 
 class Watcher:
@@ -128,7 +117,8 @@ class Store:
 
     def add_listener(self, listener: Callable[[Change], None]) -> None:
         """Called under the store lock for every change; must only enqueue work."""
-        self._listeners.append(listener)
+        with self._lock:
+            self._listeners.append(listener)
 
     def get(self, key: str, namespace: str, name: str) -> dict | None:
         with self._lock:
@@ -179,38 +169,19 @@ class Store:
             return list(self._objects)
 
     def create(self, key: str, obj: dict) -> dict:
-        with self._lock:
-            meta = obj["metadata"]
-            ident = (meta.get("namespace", ""), meta["name"])
-            bucket = self._objects.setdefault(key, {})
-            if ident in bucket:
-                raise KeyError(ident)
-            stored = self._stamp(obj)
-            bucket[ident] = stored
-            self._commit(key, "ADDED", stored, None)
-            return stored
+        """Store a new object (KeyError when one of that name exists): an ADDED change."""
+        return self._put(key, obj, exists=False)
 
     def replace(self, key: str, obj: dict) -> dict:
-        with self._lock:
-            meta = obj["metadata"]
-            ident = (meta.get("namespace", ""), meta["name"])
-            bucket = self._objects.setdefault(key, {})
-            old = bucket.get(ident)
-            if old is None:
-                raise KeyError(ident)
-            stored = self._stamp(obj)
-            bucket[ident] = stored
-            self._commit(key, "MODIFIED", stored, old)
-            return stored
+        """Store a new version of an existing object (KeyError when there is none): a MODIFIED change."""
+        return self._put(key, obj, exists=True)
 
     def delete(self, key: str, namespace: str, name: str) -> dict:
         with self._lock:
             old = self._objects.get(key, {}).pop((namespace, name), None)
             if old is None:
                 raise KeyError((namespace, name))
-            final = clone(old)
-            self._rv += 1
-            final["metadata"]["resourceVersion"] = str(self._rv)
+            final = self._stamp(old)
             self._commit(key, "DELETED", final, old)
             return final
 
@@ -246,7 +217,21 @@ class Store:
         with self._lock:
             self._watchers.get(watcher.key, set()).discard(watcher)
 
+    def _put(self, key: str, obj: dict, exists: bool) -> dict:
+        with self._lock:
+            meta = obj["metadata"]
+            ident = (meta.get("namespace", ""), meta["name"])
+            bucket = self._objects.setdefault(key, {})
+            old = bucket.get(ident)
+            if (old is not None) != exists:
+                raise KeyError(ident)
+            stored = self._stamp(obj)
+            bucket[ident] = stored
+            self._commit(key, "MODIFIED" if exists else "ADDED", stored, old)
+            return stored
+
     def _stamp(self, obj: dict) -> dict:
+        """A copy of `obj` with the next resourceVersion."""
         stored = clone(obj)
         self._rv += 1
         stored["metadata"]["resourceVersion"] = str(self._rv)

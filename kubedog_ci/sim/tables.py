@@ -340,25 +340,28 @@ def _data_count(obj: dict) -> list:
     return [obj["metadata"]["name"], count, _age(obj)]
 
 
+_TEMPLATE_WIDE: tuple[Column, ...] = (("Containers", "string", 1), ("Images", "string", 1))
+"""The pod template's container names and images, which workload tables show with `-o wide`."""
+_SELECTOR_WIDE: Column = ("Selector", "string", 1)
+
 _COLUMNS: dict[str, tuple[list[Column], Callable[[dict], list]]] = {
     "/pods": ([("Name", "string", 0), ("Ready", "string", 0), ("Status", "string", 0),
                ("Restarts", "string", 0), ("Age", "string", 0), ("IP", "string", 1), ("Node", "string", 1),
                ("Nominated Node", "string", 1), ("Readiness Gates", "string", 1)], _pod),
     "apps/deployments": ([("Name", "string", 0), ("Ready", "string", 0), ("Up-to-date", "string", 0),
-                          ("Available", "string", 0), ("Age", "string", 0), ("Containers", "string", 1),
-                          ("Images", "string", 1), ("Selector", "string", 1)], _deployment),
+                          ("Available", "string", 0), ("Age", "string", 0), *_TEMPLATE_WIDE, _SELECTOR_WIDE],
+                         _deployment),
     "apps/replicasets": ([("Name", "string", 0), ("Desired", "integer", 0), ("Current", "integer", 0),
-                          ("Ready", "integer", 0), ("Age", "string", 0), ("Containers", "string", 1),
-                          ("Images", "string", 1), ("Selector", "string", 1)], _replicaset),
-    "apps/statefulsets": ([("Name", "string", 0), ("Ready", "string", 0), ("Age", "string", 0),
-                           ("Containers", "string", 1), ("Images", "string", 1)], _statefulset),
+                          ("Ready", "integer", 0), ("Age", "string", 0), *_TEMPLATE_WIDE, _SELECTOR_WIDE],
+                         _replicaset),
+    "apps/statefulsets": ([("Name", "string", 0), ("Ready", "string", 0), ("Age", "string", 0), *_TEMPLATE_WIDE],
+                          _statefulset),
     "apps/daemonsets": ([("Name", "string", 0), ("Desired", "integer", 0), ("Current", "integer", 0),
                          ("Ready", "integer", 0), ("Up-to-date", "integer", 0), ("Available", "integer", 0),
-                         ("Node Selector", "string", 0), ("Age", "string", 0), ("Containers", "string", 1),
-                         ("Images", "string", 1), ("Selector", "string", 1)], _daemonset),
+                         ("Node Selector", "string", 0), ("Age", "string", 0), *_TEMPLATE_WIDE, _SELECTOR_WIDE],
+                        _daemonset),
     "batch/jobs": ([("Name", "string", 0), ("Status", "string", 0), ("Completions", "string", 0),
-                    ("Duration", "string", 0), ("Age", "string", 0), ("Containers", "string", 1),
-                    ("Images", "string", 1), ("Selector", "string", 1)], _job),
+                    ("Duration", "string", 0), ("Age", "string", 0), *_TEMPLATE_WIDE, _SELECTOR_WIDE], _job),
     "/services": ([("Name", "string", 0), ("Type", "string", 0), ("Cluster-IP", "string", 0),
                    ("External-IP", "string", 0), ("Port(s)", "string", 0), ("Age", "string", 0),
                    ("Selector", "string", 1)], _service),

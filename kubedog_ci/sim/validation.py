@@ -74,7 +74,7 @@ def _name(rt: ResourceType, obj: dict) -> list[Cause]:
     name = meta.get("name")
     if not name:
         return [required("metadata.name", "name or generateName is required")]
-    if rt.key in ("/namespaces",):
+    if rt.key == "/namespaces":
         limit, pattern, msg = 63, _DNS1123_LABEL, LABEL_MSG
     elif rt.key == "/services":
         limit, pattern, msg = 63, _DNS1035_LABEL, DNS1035_MSG

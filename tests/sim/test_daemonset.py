@@ -16,17 +16,14 @@ from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.controllers.daemonset import (
     Backoff,
     is_updated,
-    node_affinity_matches,
     node_name_affinity,
-    requirement_matches,
     scaled_value,
     should_run,
     target_node,
-    template_hash,
-    tolerates,
-    untolerated_taint,
     with_daemon_tolerations,
 )
+from kubedog_ci.sim.controllers.workload import compute_hash as template_hash
+from kubedog_ci.sim.placement import node_affinity_matches, requirement_matches, tolerates, untolerated_taint
 from tests.sim.workload_support import PodEvent, PodRecorder, refuse_pods
 from tests.support import Kube, kubectl
 

@@ -20,16 +20,15 @@ from kubernetes.client.exceptions import ApiException
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.controllers.deployment import (
-    compute_hash,
     equal_ignore_hash,
     max_surge,
     max_unavailable,
     new_rs_new_replicas,
     resolve_fenceposts,
-    safe_encode,
     scaled_value,
     set_condition,
 )
+from kubedog_ci.sim.controllers.workload import compute_hash, safe_encode
 from kubedog_ci.sim.loop import rfc3339
 from tests.support import DEFAULT_TIME_SCALE, Kube, kubectl, make_kube, wait_until
 

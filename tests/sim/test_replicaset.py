@@ -14,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kubernetes import client
 
-from kubedog_ci.sim.controllers.replicaset import is_pod_active, pod_from_template, pods_to_delete, slow_start_batches
+from kubedog_ci.sim.controllers.replicaset import pods_to_delete
+from kubedog_ci.sim.controllers.workload import pod_from_template, slow_start_batches
 from kubedog_ci.sim.loop import rfc3339
+from kubedog_ci.sim.pods import is_pod_active
 from tests.support import Kube, wait_until
 
 STRATEGIC = "application/strategic-merge-patch+json"

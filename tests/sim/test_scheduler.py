@@ -10,15 +10,13 @@ from kubedog_ci.sim.controllers.scheduler import (
     FIT_PLUGIN,
     NodeUsage,
     Rejection,
-    affinity_node_names,
     fit_error,
     node_event_plugins,
     preemption_message,
-    requirement_matches,
     resource_rejection,
-    tolerates,
     truncate,
 )
+from kubedog_ci.sim.placement import affinity_node_names, requirement_matches, tolerates
 from kubedog_ci.sim.quantity import Quantity
 from kubedog_ci.sim.store import Change
 from tests.support import Kube

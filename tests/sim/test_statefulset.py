@@ -19,10 +19,8 @@ from kubedog_ci.sim.controllers.statefulset import (
     history_hash,
     new_stateful_pod,
     parent_and_ordinal,
-    revision_data,
-    safe_encode,
-    slow_start,
 )
+from kubedog_ci.sim.controllers.workload import revision_data, safe_encode, slow_start
 from kubedog_ci.sim.errors import ApiError
 from tests.sim.workload_support import PodRecorder, recording, refuse_pods, standin_kubelet
 from tests.support import Kube, kube_for, kubectl

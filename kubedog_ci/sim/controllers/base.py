@@ -16,6 +16,8 @@ from kubedog_ci.sim.config import SimConfig
 from kubedog_ci.sim.events import EventRecorder
 from kubedog_ci.sim.logs import LogStore
 from kubedog_ci.sim.loop import SimLoop
+from kubedog_ci.sim.owners import controller_of
+from kubedog_ci.sim.selectors import matches_label_selector
 from kubedog_ci.sim.store import Change, Store
 
 Key = tuple[str, str]
@@ -33,7 +35,7 @@ class Context:
     logs: LogStore
     config: SimConfig
     shared: dict = field(default_factory=dict)
-    """Cross-controller state that is not API state (e.g. the kubelet's per-pod runtime), by name."""
+    """Cross-controller state that is not API state (the ReplicaSet controller's queued keys), by name."""
 
 
 class Controller:
@@ -78,12 +80,21 @@ class Controller:
         self._pending.discard(key)
         self.sync(*key)
 
+    def adopters(self, owner_key: str, orphan: dict) -> list[Key]:
+        """Objects of `owner_key` in the orphan's namespace whose selector matches its labels: those that may
+        adopt it."""
+        namespace = orphan["metadata"].get("namespace", "")
+        labels = orphan["metadata"].get("labels") or {}
+        owners, _ = self.store.list(owner_key, namespace)
+        return [(namespace, o["metadata"]["name"]) for o in owners
+                if matches_label_selector((o.get("spec") or {}).get("selector"), labels)]
+
     def owner_key(self, obj: dict, kind: str) -> Key | None:
         """(namespace, name) of the controlling owner of `obj` when that owner is of `kind`."""
-        for ref in obj["metadata"].get("ownerReferences") or []:
-            if ref.get("controller") and ref.get("kind") == kind:
-                return obj["metadata"].get("namespace", ""), ref["name"]
-        return None
+        ref = controller_of(obj)
+        if ref is None or ref.get("kind") != kind:
+            return None
+        return obj["metadata"].get("namespace", ""), ref["name"]
 
 
 class Manager:

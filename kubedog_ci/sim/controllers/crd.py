@@ -17,7 +17,7 @@ import re
 
 from kubedog_ci.sim import errors
 from kubedog_ci.sim.api import Admission
-from kubedog_ci.sim.config import ANNOTATION_PREFIX
+from kubedog_ci.sim.config import ANNOTATION_PREFIX, annotation_seconds
 from kubedog_ci.sim.controllers.base import Context, Controller
 from kubedog_ci.sim.errors import ApiError
 from kubedog_ci.sim.loop import rfc3339
@@ -323,7 +323,7 @@ class CustomResourceStatusController(Controller):
         meta = obj["metadata"]
         generation = meta.get("generation") or 1
         for annotation, outcome in ((READY_AFTER, "Ready"), (FAIL_AFTER, "Failed")):
-            seconds = _seconds((meta.get("annotations") or {}).get(annotation))
+            seconds = annotation_seconds(obj, annotation)
             timer = (key, namespace, name, meta["uid"], generation, outcome)
             if seconds is None or timer in self._timers:
                 continue
@@ -354,15 +354,6 @@ class CustomResourceStatusController(Controller):
             self.api.update(rt, namespace, name, updated, subresource="status" if "status" in rt.subresources else "")
         except (ApiError, KeyError):
             return
-
-
-def _seconds(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        return None
 
 
 CONTROLLERS = (CRDController, CustomResourceStatusController)

@@ -14,26 +14,29 @@ import math
 import time
 from collections.abc import Iterable
 
+from kubedog_ci.sim import errors
 from kubedog_ci.sim.controllers.base import Context, Key
-from kubedog_ci.sim.controllers.statefulset import (
+from kubedog_ci.sim.controllers.workload import (
     PODS,
     REVISION_LABEL,
     REVISIONS,
     SyncError,
     WorkloadController,
-    aggregate,
-    canonical_json,
-    controller_ref,
-    fnv1a_32,
-    is_pod_ready,
+    compute_hash,
     is_terminating,
     pod_from_template,
-    pod_phase,
     revision_data,
-    safe_encode,
     slow_start,
 )
-from kubedog_ci.sim.errors import ApiError
+from kubedog_ci.sim.errors import ApiError, aggregate, is_namespace_terminating
+from kubedog_ci.sim.kubelet import backoff
+from kubedog_ci.sim.placement import (
+    NODE_NAME_FIELD,
+    node_affinity_matches,
+    required_affinity,
+    untolerated_taint,
+)
+from kubedog_ci.sim.pods import is_pod_ready, is_terminal, pod_phase
 from kubedog_ci.sim.store import Change, clone
 
 COMPONENT = "daemonset-controller"
@@ -43,7 +46,6 @@ TEMPLATE_GENERATION_LABEL = "pod-template-generation"
 TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
 BURST_REPLICAS = 250
 """The DaemonSet controller's burstReplicas: at most this many creations and deletions per sync."""
-NODE_NAME_FIELD = "metadata.name"
 
 DEFAULT_TOLERATIONS: tuple[tuple[str, str], ...] = (
     ("node.kubernetes.io/not-ready", "NoExecute"),
@@ -60,79 +62,7 @@ _OMITTED_WHEN_ZERO = ("observedGeneration", "updatedNumberScheduled", "numberAva
 """DaemonSetStatus fields tagged omitempty."""
 
 
-# --- scheduling predicates (pure) -------------------------------------------------------------------------
-
-def tolerates(toleration: dict, taint: dict) -> bool:
-    """v1.Toleration.ToleratesTaint."""
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
-def untolerated_taint(taints: list[dict], tolerations: list[dict], effects: Iterable[str]) -> dict | None:
-    """v1helper.FindMatchingUntoleratedTaint, limited to taints with one of `effects`."""
-    wanted = set(effects)
-    for taint in taints:
-        if taint.get("effect") in wanted and not any(tolerates(t, taint) for t in tolerations):
-            return taint
-    return None
-
-
-def _number(text: object) -> int | None:
-    try:
-        return int(str(text))
-    except ValueError:
-        return None
-
-
-def requirement_matches(requirement: dict, values_by_key: dict[str, str]) -> bool:
-    """A NodeSelectorRequirement (In, NotIn, Exists, DoesNotExist, Gt, Lt) against labels or fields."""
-    key, operator = requirement.get("key", ""), requirement.get("operator")
-    values = requirement.get("values") or []
-    present, value = key in values_by_key, values_by_key.get(key)
-    if operator == "In":
-        return present and value in values
-    if operator == "NotIn":
-        return not present or value not in values
-    if operator == "Exists":
-        return present
-    if operator == "DoesNotExist":
-        return not present
-    if operator in ("Gt", "Lt") and present and len(values) == 1:
-        have, bound = _number(value), _number(values[0])
-        if have is None or bound is None:
-            return False
-        return have > bound if operator == "Gt" else have < bound
-    return False
-
-
-def term_matches(term: dict, node: dict) -> bool:
-    """A NodeSelectorTerm: all its expressions and fields match; an empty term matches nothing."""
-    expressions, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
-    if not expressions and not fields:
-        return False
-    labels = node["metadata"].get("labels") or {}
-    node_fields = {NODE_NAME_FIELD: node["metadata"]["name"]}
-    return (all(requirement_matches(e, labels) for e in expressions)
-            and all(requirement_matches(f, node_fields) for f in fields))
-
-
-def node_affinity_matches(spec: dict, node: dict) -> bool:
-    """nodeaffinity.GetRequiredNodeAffinity(pod).Match(node): nodeSelector and required node affinity."""
-    labels = node["metadata"].get("labels") or {}
-    if any(labels.get(k) != v for k, v in (spec.get("nodeSelector") or {}).items()):
-        return False
-    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution")
-    if required is None:
-        return True
-    return any(term_matches(term, node) for term in required.get("nodeSelectorTerms") or [])
-
+# --- placement (pure) ------------------------------------------------------------------------------------
 
 def with_daemon_tolerations(spec: dict) -> dict:
     """AddOrUpdateDaemonPodTolerations on a copy of a pod spec."""
@@ -159,7 +89,7 @@ def should_run(ds: dict, node: dict) -> tuple[bool, bool]:
     if not node_affinity_matches(spec, node):
         return False, False
     taints = (node.get("spec") or {}).get("taints") or []
-    if untolerated_taint(taints, spec["tolerations"], ("NoSchedule", "NoExecute")) is not None:
+    if untolerated_taint(taints, spec["tolerations"]) is not None:
         return False, untolerated_taint(taints, spec["tolerations"], ("NoExecute",)) is None
     return True, True
 
@@ -177,9 +107,7 @@ def target_node(pod: dict) -> str | None:
     """util.GetTargetNodeName: spec.nodeName, or the node the affinity pins an unscheduled pod to."""
     if pod["spec"].get("nodeName"):
         return pod["spec"]["nodeName"]
-    required = (((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
-    for term in required.get("nodeSelectorTerms") or []:
+    for term in (required_affinity(pod["spec"]) or {}).get("nodeSelectorTerms") or []:
         for requirement in term.get("matchFields") or []:
             if requirement.get("key") == NODE_NAME_FIELD and requirement.get("operator") == "In" \
                     and len(requirement.get("values") or []) == 1:
@@ -192,14 +120,6 @@ def scaled_value(value: object, total: int) -> int:
     if isinstance(value, str) and value.endswith("%"):
         return math.ceil(int(value[:-1]) * total / 100)
     return int(value or 0)
-
-
-def template_hash(template: dict, collision_count: int | None) -> str:
-    """controller.ComputeHash: FNV-1a over the template, plus the collision count as 8 little-endian bytes."""
-    data = canonical_json(template)
-    if collision_count is not None:
-        data += collision_count.to_bytes(4, "little") + bytes(4)
-    return safe_encode(str(fnv1a_32(data)))
 
 
 def template_generation(ds: dict) -> str | None:
@@ -219,30 +139,25 @@ def oldest_first(pod: dict) -> tuple:
 
 
 class Backoff:
-    """flowcontrol.Backoff(1s, 15m) for deleting failed daemon pods, in simulated seconds."""
+    """flowcontrol.Backoff(1s, 15m) per key, for deleting failed daemon pods, in simulated seconds."""
 
-    def __init__(self, time_scale: float, initial: float = 1.0, maximum: float = 900.0) -> None:
+    def __init__(self, time_scale: float) -> None:
         self._scale = time_scale if time_scale > 0 else 1.0
-        self._initial, self._max = initial, maximum
-        self._entries: dict[str, tuple[float, float]] = {}
+        self._entries: dict[str, backoff.Backoff] = {}
 
     def _now(self) -> float:
         return time.monotonic() / self._scale
 
     def remaining(self, key: str) -> float:
         """Simulated seconds left in the key's back-off; 0 when not backing off."""
-        entry = self._entries.get(key)
-        if entry is None:
+        entry, now = self._entries.get(key), self._now()
+        if entry is None or entry.last_update is None or not entry.in_backoff_since_update(now):
             return 0.0
-        delay, updated = entry
-        elapsed = self._now() - updated
-        return 0.0 if elapsed > 2 * self._max else max(0.0, delay - elapsed)
+        return entry.delay - (now - entry.last_update)
 
     def next(self, key: str) -> None:
-        entry = self._entries.get(key)
-        expired = entry is None or self._now() - entry[1] > 2 * self._max
-        delay = self._initial if expired else min(entry[0] * 2, self._max)  # type: ignore[index]
-        self._entries[key] = (delay, self._now())
+        now = self._now()
+        self._entries.setdefault(key, backoff.Backoff(initial=1.0, maximum=900.0)).next(now, now)
 
 
 class DaemonSetController(WorkloadController):
@@ -294,7 +209,7 @@ class DaemonSetController(WorkloadController):
         """getNodesToDaemonPods, leaving out terminal pods already being deleted."""
         by_node: dict[str, list[dict]] = {}
         for pod in self.claim(PODS, ds):
-            if is_terminating(pod) and pod_phase(pod) in ("Failed", "Succeeded"):
+            if is_terminating(pod) and is_terminal(pod):
                 continue
             node = target_node(pod)
             if node is not None:
@@ -413,12 +328,12 @@ class DaemonSetController(WorkloadController):
         return template
 
     def _create_pod(self, ds: dict, template: dict, node_name: str) -> None:
-        pod = pod_from_template(template, ds)
+        pod = pod_from_template(ds, template)
         pod["spec"]["affinity"] = node_name_affinity(pod["spec"].get("affinity"), node_name)
         try:
             created = self.api.create(self.api.rt(PODS), ds["metadata"]["namespace"], pod)
         except ApiError as err:
-            if "because it is being terminated" not in err.message:
+            if not is_namespace_terminating(err):
                 self.record(ds, "Warning", "FailedCreate", f"Error creating: {err}")
             raise
         self.record(ds, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
@@ -550,30 +465,17 @@ class DaemonSetController(WorkloadController):
 
     def _snapshot(self, ds: dict, data: dict, number: int) -> dict:
         """snapshot: create `<ds>-<hash>`; on a clash with another template, bump status.collisionCount."""
-        meta = ds["metadata"]
         collisions = (ds.get("status") or {}).get("collisionCount")
-        hash_ = template_hash(ds["spec"]["template"], collisions)
-        name = f"{meta['name']}-{hash_}"
-        labels = dict((ds["spec"]["template"].get("metadata") or {}).get("labels") or {})
-        labels[REVISION_LABEL] = hash_
-        revision_meta: dict = {"name": name, "namespace": meta["namespace"], "labels": labels,
-                               "ownerReferences": [controller_ref(ds)]}
-        if meta.get("annotations"):
-            revision_meta["annotations"] = clone(meta["annotations"])
-        body = {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": revision_meta, "data": data,
-                "revision": number}
-        try:
-            return self.api.create(self.api.rt(REVISIONS), meta["namespace"], body)
-        except ApiError as err:
-            if err.reason != "AlreadyExists":
-                raise
-            existing = self.store.get(REVISIONS, meta["namespace"], name)
-            if existing is not None and existing.get("data") == data:
-                return existing
-            bumped = clone(ds)
-            bumped.setdefault("status", {})["collisionCount"] = int(collisions or 0) + 1
-            self.write_status(ds, bumped["status"])
-            raise
+        hash_ = compute_hash(ds["spec"]["template"], collisions)
+        name = f"{ds['metadata']['name']}-{hash_}"
+        labels = {**((ds["spec"]["template"].get("metadata") or {}).get("labels") or {}), REVISION_LABEL: hash_}
+        revision = self.create_revision(ds, name, labels, data, number)
+        if revision is not None:
+            return revision
+        bumped = clone(ds)
+        bumped.setdefault("status", {})["collisionCount"] = int(collisions or 0) + 1
+        self.write_status(ds, bumped["status"])
+        raise errors.already_exists(self.api.rt(REVISIONS), name)
 
     def _cleanup_history(self, ds: dict, old: list[dict]) -> None:
         """cleanupHistory: delete the oldest revisions no pod uses beyond revisionHistoryLimit."""

@@ -21,21 +21,17 @@ the real controller measures it on a real clock.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 from collections.abc import Iterable
 
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
-from kubedog_ci.sim.controllers.replicaset import (
-    PENDING,
-    controller_ref,
-    namespace_terminating,
-    owner_reference,
-    with_owner,
-)
-from kubedog_ci.sim.errors import ApiError
+from kubedog_ci.sim.controllers.replicaset import PENDING
+from kubedog_ci.sim.controllers.workload import compute_hash, failure_backoff
+from kubedog_ci.sim.errors import ApiError, is_namespace_terminating
 from kubedog_ci.sim.loop import Timer, parse_time, rfc3339
+from kubedog_ci.sim.owners import controller_of, new_controller_ref, with_owner
+from kubedog_ci.sim.pods import is_terminal
 from kubedog_ci.sim.selectors import matches_label_selector
 from kubedog_ci.sim.store import Change, clone
 
@@ -56,7 +52,6 @@ MAX_REVISION_HISTORY_CHARS = 2000
 MAX_INT32 = 2**31 - 1
 MAX_RETRIES = 15
 MAX_DEFERRALS = 20
-_BACKOFF_BASE, _BACKOFF_MAX = 0.005, 1000.0
 
 # Condition reasons (util/deployment_util.go).
 REPLICA_SET_UPDATED = "ReplicaSetUpdated"
@@ -69,8 +64,6 @@ PAUSED = "DeploymentPaused"
 RESUMED = "DeploymentResumed"
 MIN_AVAILABLE = "MinimumReplicasAvailable"
 MIN_UNAVAILABLE = "MinimumReplicasUnavailable"
-
-_SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 # --- int-or-percent, fenceposts -------------------------------------------------------------------------
@@ -139,25 +132,6 @@ def max_unavailable(d: dict) -> int:
 
 
 # --- template hash and ReplicaSet identity ---------------------------------------------------------------
-
-
-def _fnv32a(data: bytes, value: int = 0x811C9DC5) -> int:
-    for byte in data:
-        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return value
-
-
-def safe_encode(text: str) -> str:
-    """rand.SafeEncodeString: no vowels, so a hash never spells a word."""
-    return "".join(_SAFE_ALPHABET[ord(ch) % len(_SAFE_ALPHABET)] for ch in text)
-
-
-def compute_hash(template: dict, collision_count: int | None = None) -> str:
-    """controller.ComputeHash: fnv32a of the template (here canonical JSON) and the collision count."""
-    value = _fnv32a(json.dumps(template, sort_keys=True, separators=(",", ":")).encode())
-    if collision_count is not None:
-        value = _fnv32a((collision_count & 0xFFFFFFFF).to_bytes(4, "little"), value)
-    return safe_encode(str(value))
 
 
 def replica_set_name(deployment: str, template_hash: str) -> str:
@@ -447,21 +421,19 @@ class DeploymentController(Controller):
             if rs is None:
                 continue
             namespace = rs["metadata"].get("namespace", "")
-            ref = controller_ref(rs)
+            ref = controller_of(rs)
             if ref and ref.get("kind") == "Deployment":
                 keys.add((namespace, ref["name"]))
             elif ref is None:
-                items, _ = self.store.list(DEPLOY_KEY, namespace)
-                keys.update((namespace, d["metadata"]["name"]) for d in items
-                            if matches_label_selector(d["spec"].get("selector"), rs["metadata"].get("labels") or {}))
+                keys.update(self.adopters(DEPLOY_KEY, rs))
         return keys
 
     def _recreate_owner_of_pod(self, pod: dict) -> list[Key]:
         """deletePod: a Recreate rollout waits for the old pods to be gone."""
         namespace = pod["metadata"].get("namespace", "")
-        ref = controller_ref(pod)
+        ref = controller_of(pod)
         rs = self.store.get(RS_KEY, namespace, ref["name"]) if ref and ref.get("kind") == "ReplicaSet" else None
-        owner = controller_ref(rs) if rs else None
+        owner = controller_of(rs) if rs else None
         d = self.store.get(DEPLOY_KEY, namespace, owner["name"]) if owner else None
         if d is None or (d["spec"].get("strategy") or {}).get("type") != "Recreate":
             return []
@@ -501,7 +473,7 @@ class DeploymentController(Controller):
             failures = self._failures.get(key, 0)
             self._failures[key] = failures + 1
             if failures < MAX_RETRIES:
-                self.enqueue(key, after=min(_BACKOFF_BASE * 2 ** failures, _BACKOFF_MAX))
+                self.enqueue(key, after=failure_backoff(failures))
         else:
             self._failures.pop(key, None)
 
@@ -534,10 +506,10 @@ class DeploymentController(Controller):
         if meta.get("deletionTimestamp"):
             return
         for rs in self.store.owned(RS_KEY, meta["namespace"], meta["uid"], None):
-            ref = controller_ref(rs)
+            ref = controller_of(rs)
             matches = matches_label_selector(d["spec"].get("selector"), rs["metadata"].get("labels") or {})
             if ref is None and matches and not rs["metadata"].get("deletionTimestamp"):
-                self._update_rs(with_owner(rs, owner_reference(d), meta["uid"]))
+                self._update_rs(with_owner(rs, new_controller_ref(d), meta["uid"]))
             elif ref is not None and not matches:
                 self._update_rs(with_owner(rs, None, meta["uid"]))
 
@@ -565,13 +537,10 @@ class DeploymentController(Controller):
         if annotations_changed or int(rs["spec"].get("minReadySeconds") or 0) != min_ready:
             _set_min_ready(rs, min_ready)
             return self._update_rs(rs)
-        needs_update = _set_revision(d, (rs["metadata"].get("annotations") or {}).get(REVISION, ""))
-        if _limit(d, "progressDeadlineSeconds") is not None and get_condition(d["status"], "Progressing") is None:
-            self._set_progressing(d, new_condition("Progressing", "True", FOUND_NEW_RS,
-                                                   f'Found new replica set "{rs["metadata"]["name"]}"'))
-            needs_update = True
-        if needs_update:
-            self._write_status(d)
+        found = None
+        if get_condition(d["status"], "Progressing") is None:
+            found = (FOUND_NEW_RS, f'Found new replica set "{rs["metadata"]["name"]}"')
+        self._record_new_rs(d, (rs["metadata"].get("annotations") or {}).get(REVISION, ""), found)
         return rs
 
     def _create_new_rs(self, d: dict, old_rss: list[dict], new_revision: str) -> dict:
@@ -585,7 +554,7 @@ class DeploymentController(Controller):
         rs: dict = {
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {"name": name, "namespace": d["metadata"]["namespace"],
-                         "labels": clone(template["metadata"]["labels"]), "ownerReferences": [owner_reference(d)]},
+                         "labels": clone(template["metadata"]["labels"]), "ownerReferences": [new_controller_ref(d)]},
             "spec": {"replicas": 0, "selector": selector, "template": template},
         }
         _set_min_ready(rs, int(d["spec"].get("minReadySeconds") or 0))
@@ -595,14 +564,19 @@ class DeploymentController(Controller):
         created, already_existed = self._create_rs(d, rs)
         if not already_existed and replicas > 0:
             self._event(d, "Normal", "ScalingReplicaSet", f"Scaled up replica set {name} from 0 to {replicas}")
-        needs_update = _set_revision(d, new_revision)
-        if not already_existed and _limit(d, "progressDeadlineSeconds") is not None:
-            self._set_progressing(d, new_condition("Progressing", "True", NEW_RS_CREATED,
-                                                   f'Created new replica set "{name}"'))
-            needs_update = True
-        if needs_update:
-            self._write_status(d)
+        self._record_new_rs(d, new_revision,
+                            None if already_existed else (NEW_RS_CREATED, f'Created new replica set "{name}"'))
         return created
+
+    def _record_new_rs(self, d: dict, revision: str, progress: tuple[str, str] | None) -> None:
+        """The Deployment takes the new ReplicaSet's revision and, with a progress deadline, the Progressing
+        (reason, message) when one is given; both land in one status write."""
+        changed = _set_revision(d, revision)
+        if progress is not None and _limit(d, "progressDeadlineSeconds") is not None:
+            self._set_progressing(d, new_condition("Progressing", "True", *progress))
+            changed = True
+        if changed:
+            self._write_status(d)
 
     def _create_rs(self, d: dict, rs: dict) -> tuple[dict, bool]:
         """Create the new ReplicaSet; an existing one of the same name is ours or a hash collision."""
@@ -612,12 +586,12 @@ class DeploymentController(Controller):
         except ApiError as err:
             if err.reason == "AlreadyExists":
                 found = self.store.get(RS_KEY, d["metadata"]["namespace"], name)
-                if found is not None and (controller_ref(found) or {}).get("uid") == d["metadata"]["uid"] \
+                if found is not None and (controller_of(found) or {}).get("uid") == d["metadata"]["uid"] \
                         and equal_ignore_hash(d["spec"].get("template"), found["spec"].get("template")):
                     return found, True
                 d["status"]["collisionCount"] = int(d["status"].get("collisionCount") or 0) + 1
                 self._write_status(d)
-            elif not namespace_terminating(err):
+            elif not is_namespace_terminating(err):
                 message = f'Failed to create new replica set "{name}": {err.message}'
                 if _limit(d, "progressDeadlineSeconds") is not None:
                     self._set_progressing(d, new_condition("Progressing", "False", FAILED_RS_CREATE, message))
@@ -796,7 +770,7 @@ class DeploymentController(Controller):
             old_uids.discard(new_rs["metadata"]["uid"])
         namespace = old_rss[0]["metadata"]["namespace"] if old_rss else ""
         pods = self.store.owned(POD_KEY, namespace, *old_uids) if old_rss else []
-        return any((p.get("status") or {}).get("phase") not in ("Succeeded", "Failed") for p in pods)
+        return any(not is_terminal(p) for p in pods)
 
     # --- history ------------------------------------------------------------------------------------
 

@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.controllers.gc import set_metadata_list
-from kubedog_ci.sim.errors import ApiError
+from kubedog_ci.sim.controllers.workload import is_terminating, pod_from_template, slow_start
+from kubedog_ci.sim.errors import ApiError, is_namespace_terminating
 from kubedog_ci.sim.loop import rfc3339
+from kubedog_ci.sim.owners import controller_of
+from kubedog_ci.sim.pods import find_condition, is_pod_active, is_pod_ready, is_terminal, pod_phase
 from kubedog_ci.sim.store import Change, clone
 
 COMPONENT = "job-controller"
@@ -115,28 +118,6 @@ def completion_index(pod: dict) -> int | None:
 
 # --- pod predicates ---------------------------------------------------------------------------------------
 
-def _phase(pod: dict) -> str:
-    return (pod.get("status") or {}).get("phase", "")
-
-
-def _terminal(pod: dict) -> bool:
-    return _phase(pod) in ("Succeeded", "Failed")
-
-
-def _deleting(obj: dict) -> bool:
-    return bool(obj["metadata"].get("deletionTimestamp"))
-
-
-def _is_active(pod: dict) -> bool:
-    """controller.FilterActivePods: not finished and not being deleted."""
-    return not _terminal(pod) and not _deleting(pod)
-
-
-def _is_ready(pod: dict) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
-
-
 def _has_finalizer(pod: dict) -> bool:
     return TRACKING_FINALIZER in (pod["metadata"].get("finalizers") or [])
 
@@ -154,16 +135,16 @@ def _only_replace_failed(job: dict) -> bool:
 
 def _is_failed(pod: dict, job: dict) -> bool:
     """isPodFailed: Failed, or (unless only failed pods are replaced) deleted before it succeeded."""
-    if _phase(pod) == "Failed":
+    if pod_phase(pod) == "Failed":
         return True
-    return not _only_replace_failed(job) and _deleting(pod) and _phase(pod) != "Succeeded"
+    return not _only_replace_failed(job) and is_terminating(pod) and pod_phase(pod) != "Succeeded"
 
 
 def _removal_order(pods: list[dict]) -> list[dict]:
     """controller.ActivePods: unscheduled, pending, not ready, most restarted and newest pods go first."""
     newest_first = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""), reverse=True)
     return sorted(newest_first, key=lambda p: (bool((p.get("spec") or {}).get("nodeName")),
-                                               _PHASE_RANK.get(_phase(p), 0), _is_ready(p), -_restarts(p)))
+                                               _PHASE_RANK.get(pod_phase(p), 0), is_pod_ready(p), -_restarts(p)))
 
 
 # --- job predicates ---------------------------------------------------------------------------------------
@@ -174,15 +155,8 @@ def _condition(ctype: str, reason: str, message: str, status: str = "True") -> d
             "reason": reason, "message": message}
 
 
-def _find(job: dict, ctype: str) -> dict | None:
-    for cond in (job.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == ctype:
-            return cond
-    return None
-
-
 def _is_true(job: dict, ctype: str) -> bool:
-    cond = _find(job, ctype)
+    cond = find_condition(job, ctype)
     return cond is not None and cond.get("status") == "True"
 
 
@@ -279,7 +253,7 @@ class JobController(Controller):
         uid = pod["metadata"].get("uid", "")
         if change.type == "DELETED":
             self._finished_at.pop(uid, None)
-        elif (_terminal(pod) or _deleting(pod)) and uid not in self._finished_at:
+        elif (is_terminal(pod) or is_terminating(pod)) and uid not in self._finished_at:
             self._finished_at[uid] = time.monotonic()
         owners = {self.owner_key(pod, "Job")} | ({self.owner_key(change.old, "Job")} if change.old else set())
         for key in owners - {None}:
@@ -296,10 +270,9 @@ class JobController(Controller):
 
     @staticmethod
     def _controller_ref(pod: dict) -> dict | None:
-        for ref in pod["metadata"].get("ownerReferences") or []:
-            if ref.get("controller") and ref.get("kind") == "Job" and ref.get("apiVersion") == "batch/v1":
-                return ref
-        return None
+        """The pod's controller reference when that controller is a Job."""
+        ref = controller_of(pod)
+        return ref if ref and ref.get("kind") == "Job" and ref.get("apiVersion") == "batch/v1" else None
 
     def _enqueue_orphan(self, pod: dict) -> None:
         self.loop.call_soon(self._sync_orphan, pod["metadata"]["namespace"], pod["metadata"]["name"])
@@ -332,11 +305,11 @@ class JobController(Controller):
         status["uncountedTerminatedPods"] = status.get("uncountedTerminatedPods") or {}
         uncounted = status["uncountedTerminatedPods"]
         pods = self._controlled_pods(job["metadata"]["namespace"], job["metadata"]["uid"])
-        active = [p for p in pods if _is_active(p)]
-        ctx = _Sync(job, pods, active, sum(1 for p in active if _is_ready(p)),
-                    sum(1 for p in pods if _deleting(p) and not _terminal(p)),
+        active = [p for p in pods if is_pod_active(p)]
+        ctx = _Sync(job, pods, active, sum(1 for p in active if is_pod_ready(p)),
+                    sum(1 for p in pods if is_terminating(p) and not is_terminal(p)),
                     set(uncounted.get("succeeded") or []), set(uncounted.get("failed") or []))
-        new_succeeded = self._new_finished(ctx, ctx.uncounted_succeeded, lambda p: _phase(p) == "Succeeded")
+        new_succeeded = self._new_finished(ctx, ctx.uncounted_succeeded, lambda p: pod_phase(p) == "Succeeded")
         new_failed = self._new_finished(ctx, ctx.uncounted_failed, lambda p: _is_failed(p, job))
         ctx.succeeded = int(status.get("succeeded") or 0) + len(new_succeeded) + len(ctx.uncounted_succeeded)
         ctx.failed = int(status.get("failed") or 0) + len(new_failed) + len(ctx.uncounted_failed)
@@ -355,8 +328,7 @@ class JobController(Controller):
         self._track(ctx, needs_flush)
 
     def _controlled_pods(self, namespace: str, uid: str) -> list[dict]:
-        pods, _ = self.store.list("/pods", namespace)
-        return [p for p in pods if (self._controller_ref(p) or {}).get("uid") == uid]
+        return [p for p in self.store.owned("/pods", namespace, uid) if self._controller_ref(p) is not None]
 
     @staticmethod
     def _new_finished(ctx: _Sync, uncounted: set[str], matches: Callable[[dict], bool]) -> list[dict]:
@@ -371,17 +343,13 @@ class JobController(Controller):
         job["status"]["startTime"] = rfc3339()
         self._started[job["metadata"]["uid"]] = time.monotonic()
 
-    def _sim_seconds_since(self, moment: float) -> float:
-        scale = self.loop.time_scale
-        return (time.monotonic() - moment) / scale if scale > 0 else float("inf")
-
     def _failure_condition(self, ctx: _Sync) -> dict | None:
         """The interim (or, after a FailureTarget, the terminal) condition the Job has reached, if any."""
         job = ctx.job
-        met = _find(job, "SuccessCriteriaMet")
+        met = find_condition(job, "SuccessCriteriaMet")
         if met is not None and met.get("status") == "True":
             return met
-        target = _find(job, "FailureTarget")
+        target = find_condition(job, "FailureTarget")
         if target is not None and target.get("status") == "True":
             return _condition("Failed", target.get("reason", ""), target.get("message", ""))
         if ctx.failed > int(job["spec"].get("backoffLimit", 6)) or self._past_backoff_limit_on_failure(ctx):
@@ -389,7 +357,7 @@ class JobController(Controller):
         deadline = job["spec"].get("activeDeadlineSeconds")
         if deadline is None or _suspended(job) or not job["status"].get("startTime"):
             return None
-        elapsed = self._sim_seconds_since(self._started.setdefault(job["metadata"]["uid"], time.monotonic()))
+        elapsed = self.loop.elapsed(self._started.setdefault(job["metadata"]["uid"], time.monotonic()))
         if elapsed >= deadline:
             return _condition("FailureTarget", *DEADLINE_EXCEEDED)
         self.enqueue(ctx.key, after=deadline - elapsed)
@@ -401,7 +369,7 @@ class JobController(Controller):
         spec = ctx.job["spec"]
         if (spec.get("template") or {}).get("spec", {}).get("restartPolicy") != "OnFailure":
             return False
-        restarts = sum(_restarts(p) for p in ctx.pods if _phase(p) in ("Running", "Pending"))
+        restarts = sum(_restarts(p) for p in ctx.pods if pod_phase(p) in ("Running", "Pending"))
         limit = int(spec.get("backoffLimit", 6))
         return restarts > 0 if limit == 0 else restarts >= limit
 
@@ -410,7 +378,7 @@ class JobController(Controller):
         ctx.prev_indexes = parse_indexes(ctx.job["status"].get("completedIndexes"), completions)
         ctx.succeeded_indexes = ctx.prev_indexes | {
             completion_index(p) for p in ctx.pods  # type: ignore[misc]
-            if _phase(p) == "Succeeded" and _has_finalizer(p) and _valid_index(ctx.job, p)}
+            if pod_phase(p) == "Succeeded" and _has_finalizer(p) and _valid_index(ctx.job, p)}
         ctx.succeeded = len(ctx.succeeded_indexes)
 
     def _reconcile(self, ctx: _Sync) -> tuple[int, bool]:
@@ -421,7 +389,7 @@ class JobController(Controller):
             ctx.terminating += deleted
             ctx.ready -= deleted_ready
             return active - deleted, False
-        managed = not _deleting(ctx.job)
+        managed = not is_terminating(ctx.job)
         if managed:
             active = self._manage(ctx)
         completions = ctx.job["spec"].get("completions")
@@ -475,7 +443,7 @@ class JobController(Controller):
     def _remaining_backoff(self, record: Backoff) -> float:
         if record.failures == 0 or record.last_failure is None:
             return 0.0
-        return max(0.0, backoff_delay(record.failures) - self._sim_seconds_since(record.last_failure))
+        return max(0.0, backoff_delay(record.failures) - self.loop.elapsed(record.last_failure))
 
     @staticmethod
     def _pods_for_removal(job: dict, active: list[dict], at_least: int) -> list[dict]:
@@ -499,61 +467,51 @@ class JobController(Controller):
 
     def _create_pods(self, job: dict, indexes: list[int | None]) -> int:
         """Create pods in slow-start batches (1, 2, 4…), stopping at the first batch with a failure."""
-        created, position, batch = 0, 0, 1
-        while position < len(indexes):
-            failures = 0
-            for index in indexes[position:position + batch]:
-                try:
-                    pod = self.api.create(self._pods, job["metadata"]["namespace"], self._pod_for(job, index))
-                except ApiError as err:
-                    failures += 1
-                    if not _namespace_terminating(err):
-                        self._event(job, "Warning", "FailedCreate", f"Error creating: {err.message}")
-                    continue
-                created += 1
-                self._event(job, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
-            if failures:
-                break
-            position += batch
-            batch *= 2
+        created = 0
+
+        def create(position: int) -> None:
+            nonlocal created
+            try:
+                pod = self.api.create(self._pods, job["metadata"]["namespace"], self._pod_for(job, indexes[position]))
+            except ApiError as err:
+                if not is_namespace_terminating(err):
+                    self._event(job, "Warning", "FailedCreate", f"Error creating: {err.message}")
+                raise
+            created += 1
+            self._event(job, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
+
+        slow_start(len(indexes), create)
         return created
 
     @staticmethod
     def _pod_for(job: dict, index: int | None) -> dict:
         """GetPodFromTemplate plus the Job's additions: the tracking finalizer and, when Indexed, the index."""
-        name = job["metadata"]["name"]
-        template = clone(job["spec"].get("template") or {})
-        tmeta = template.get("metadata") or {}
-        meta: dict = {"generateName": f"{name}-", "labels": dict(tmeta.get("labels") or {}),
-                      "finalizers": [*(tmeta.get("finalizers") or []), TRACKING_FINALIZER],
-                      "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": name,
-                                           "uid": job["metadata"]["uid"], "controller": True,
-                                           "blockOwnerDeletion": True}]}
-        if tmeta.get("annotations"):
-            meta["annotations"] = dict(tmeta["annotations"])
-        spec = template.get("spec") or {}
+        pod = pod_from_template(job)
+        meta, spec = pod["metadata"], pod["spec"]
+        meta["finalizers"] = [*(meta.get("finalizers") or []), TRACKING_FINALIZER]
         if index is not None:
+            name = job["metadata"]["name"]
             meta["generateName"] = f"{name}-{index}-"
             meta.setdefault("annotations", {})[INDEX_KEY] = str(index)
-            meta["labels"][INDEX_KEY] = str(index)
+            meta.setdefault("labels", {})[INDEX_KEY] = str(index)
             spec["hostname"] = f"{name}-{index}"
             for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
                 env = container.setdefault("env", [])
                 if not any(e.get("name") == INDEX_ENV for e in env):
                     env.append({"name": INDEX_ENV, "valueFrom": {"fieldRef": {
                         "apiVersion": "v1", "fieldPath": f"metadata.labels['{INDEX_KEY}']"}}})
-        return {"metadata": meta, "spec": spec}
+        return pod
 
     def _delete_active(self, job: dict, pods: list[dict]) -> tuple[int, int]:
         """deleteActivePods: delete but keep the finalizer, so the pods are counted as they go."""
         deleted = [p for p in pods if self._delete_pod(job, p)]
-        return sum(1 for p in deleted if _is_ready(p)), len(deleted)
+        return sum(1 for p in deleted if is_pod_ready(p)), len(deleted)
 
     def _delete_surplus(self, ctx: _Sync, pods: list[dict]) -> int:
         """deleteJobPods: drop the finalizer first, so surplus pods are never counted as failures."""
         deleted = [p for p in pods if self._remove_finalizer(p) is not False and self._delete_pod(ctx.job, p)]
         ctx.terminating += len(deleted)
-        ctx.ready -= sum(1 for p in deleted if _is_ready(p))
+        ctx.ready -= sum(1 for p in deleted if is_pod_ready(p))
         return len(deleted)
 
     def _delete_pod(self, job: dict, pod: dict) -> bool:
@@ -597,7 +555,7 @@ class JobController(Controller):
             if not _has_finalizer(pod):
                 continue
             failed = _is_failed(pod, job)
-            if not (_deleting(job) or ctx.finished is not None or _phase(pod) == "Succeeded" or failed):
+            if not (is_terminating(job) or ctx.finished is not None or pod_phase(pod) == "Succeeded" or failed):
                 continue
             release.append(pod)
             needs_flush = _list_uncounted(ctx, pod, failed, new_indexes) or needs_flush
@@ -676,7 +634,7 @@ def _list_uncounted(ctx: _Sync, pod: dict, failed: bool, new_indexes: set[int]) 
     job, uid = ctx.job, pod["metadata"]["uid"]
     uncounted = job["status"]["uncountedTerminatedPods"]
     valid = not _indexed(job) or _valid_index(job, pod)
-    if _phase(pod) == "Succeeded" and uid not in ctx.uncounted_failed:
+    if pod_phase(pod) == "Succeeded" and uid not in ctx.uncounted_failed:
         if _indexed(job):
             index = completion_index(pod)
             if not valid or index is None or index in ctx.prev_indexes:
@@ -716,10 +674,6 @@ def _wire_status(status: dict) -> dict:
            and not (k in ("conditions", "completedIndexes") and not v)}
     out["uncountedTerminatedPods"] = {k: v for k, v in (status.get("uncountedTerminatedPods") or {}).items() if v}
     return out
-
-
-def _namespace_terminating(err: ApiError) -> bool:
-    return err.code == 403 and "because it is being terminated" in err.message
 
 
 CONTROLLERS = (JobController,)

@@ -13,6 +13,7 @@ import ipaddress
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.errors import ApiError
@@ -20,8 +21,9 @@ from kubedog_ci.sim.kubelet import env as envmod
 from kubedog_ci.sim.kubelet import volumes
 from kubedog_ci.sim.kubelet.runtime import Runtime
 from kubedog_ci.sim.kubelet.state import Container, PodState
-from kubedog_ci.sim.kubelet.status import TERMINAL, build, should_restart
+from kubedog_ci.sim.kubelet.status import build, should_restart
 from kubedog_ci.sim.loop import rfc3339
+from kubedog_ci.sim.pods import is_terminal
 from kubedog_ci.sim.store import Change, clone
 
 SANDBOX_SECONDS = 0.5
@@ -68,7 +70,6 @@ class Kubelet(Controller):
         self._blocked: dict[tuple[str, str, str], set[Key]] = {}
         self._pools: dict[str, _Pool] = {}
         self.api.delete_hooks["/pods"] = self._graceful_delete
-        ctx.shared["kubelet"] = self  # the runtime view (pods, images per node) for diagnostics and tests
 
     # --- what the runtime needs (runtime.Host) -----------------------------------------------------------
 
@@ -101,7 +102,7 @@ class Kubelet(Controller):
         node = self.store.get("/nodes", "", st.node) or {}
         return dict((node.get("status") or {}).get("allocatable") or {})
 
-    def container_exited(self, st: PodState, c: Container) -> None:
+    def container_exited(self, st: PodState) -> None:
         self.mark_dirty(st)
         if st.terminating:
             self._terminate_progress(st)
@@ -154,7 +155,7 @@ class Kubelet(Controller):
         """A pod newly bound to a node this kubelet runs."""
         node_name = pod["spec"]["nodeName"]
         node = self.store.get("/nodes", "", node_name)
-        if node is None or (pod.get("status") or {}).get("phase") in TERMINAL:
+        if node is None or is_terminal(pod):
             return None
         meta, spec = pod["metadata"], pod["spec"]
         addresses = (node.get("status") or {}).get("addresses") or []
@@ -299,12 +300,15 @@ class Kubelet(Controller):
         """KillPod for a pod whose containers are all done (or `every` one, for a failed pod): stop what
         still runs (the sidecars), then the sandbox."""
         st.finished = True
-        grace = float(st.pod["spec"].get("terminationGracePeriodSeconds", 30))
-        for c in st.all if every else st.init:
+        self._stop(st, st.all if every else st.init, float(st.pod["spec"].get("terminationGracePeriodSeconds", 30)))
+        self._sandbox_down(st)
+
+    def _stop(self, st: PodState, containers: list[Container], grace: float) -> None:
+        """Drop pending starts (an image pull in flight) and kill what runs, each within `grace` seconds."""
+        for c in containers:
             c.busy = False
             if c.running:
                 self.runtime.kill(st, c, f"Stopping container {c.name}", grace)
-        self._sandbox_down(st)
 
     def _sandbox_down(self, st: PodState) -> None:
         if not any(c.running for c in st.all):
@@ -323,12 +327,11 @@ class Kubelet(Controller):
         if grace is None:
             grace = spec.get("terminationGracePeriodSeconds", 30)
         node = spec.get("nodeName")
-        if (not node or grace is None or grace <= 0 or (pod.get("status") or {}).get("phase") in TERMINAL
+        if (not node or grace is None or grace <= 0 or is_terminal(pod)
                 or self.store.get("/nodes", "", node) is None):
             return False
         updated = clone(pod)
-        deadline = time.time() + grace
-        updated["metadata"]["deletionTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(deadline))
+        updated["metadata"]["deletionTimestamp"] = rfc3339(datetime.now(UTC) + timedelta(seconds=grace))
         updated["metadata"]["deletionGracePeriodSeconds"] = grace
         self.store.replace("/pods", updated)
         return True
@@ -339,11 +342,7 @@ class Kubelet(Controller):
             return
         st.terminating = True
         self._unblock(st)
-        grace = float(st.pod["metadata"].get("deletionGracePeriodSeconds") or 0)
-        for c in st.all:
-            c.busy = False
-            if c.running:
-                self.runtime.kill(st, c, f"Stopping container {c.name}", grace)
+        self._stop(st, st.all, float(st.pod["metadata"].get("deletionGracePeriodSeconds") or 0))
         self._terminate_progress(st)
 
     def _terminate_progress(self, st: PodState) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.errors import ApiError
 from kubedog_ci.sim.loop import rfc3339
+from kubedog_ci.sim.pods import is_terminal
 from kubedog_ci.sim.resources import ResourceType
 from kubedog_ci.sim.store import Change, clone
 
@@ -105,21 +106,23 @@ class NamespaceController(Controller):
         self.api.delete_hooks["/namespaces"] = self._begin_termination
 
     def _begin_termination(self, namespace: dict, grace: int | None) -> bool:
-        """The namespace registry's Delete: the first request only marks the namespace Terminating."""
+        """The namespace registry's Delete: the first request only marks the namespace Terminating. Called by
+        Api.delete on the request's thread under the store lock, so it writes the store and nothing else."""
         if not (namespace.get("spec") or {}).get("finalizers"):
             return False
         updated = clone(namespace)
         updated["metadata"]["deletionTimestamp"] = rfc3339()
         updated.setdefault("status", {})["phase"] = "Terminating"
         self.store.replace("/namespaces", updated)
-        self._deleted_at[updated["metadata"]["name"]] = time.monotonic()
         return True
 
     def on_change(self, change: Change) -> None:
+        name = change.obj["metadata"]["name"]
         if change.type == "DELETED":
-            self._deleted_at.pop(change.obj["metadata"]["name"], None)
+            self._deleted_at.pop(name, None)
         elif change.obj["metadata"].get("deletionTimestamp"):
-            self.enqueue(("", change.obj["metadata"]["name"]), after=DELETION_GRACE_SECONDS)
+            self._deleted_at.setdefault(name, time.monotonic())
+            self.enqueue(("", name), after=DELETION_GRACE_SECONDS)
 
     def sync(self, namespace: str, name: str) -> None:
         ns = self.store.get("/namespaces", "", name)
@@ -195,10 +198,8 @@ class NamespaceController(Controller):
         """estimateGracefulTerminationForPods: the longest grace period of unfinished pods, if not yet over."""
         pods, _ = self.store.list("/pods", namespace)
         estimate = max((int(p["spec"].get("terminationGracePeriodSeconds") or 0) for p in pods
-                        if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")), default=0)
-        since = self._deleted_at.setdefault(namespace, time.monotonic())
-        scale = self.loop.time_scale
-        elapsed = (time.monotonic() - since) / scale if scale > 0 else float("inf")
+                        if not is_terminal(p)), default=0)
+        elapsed = self.loop.elapsed(self._deleted_at.setdefault(namespace, time.monotonic()))
         return 0 if elapsed >= estimate else estimate
 
     def _update_conditions(self, ns: dict, wanted: list[dict]) -> None:

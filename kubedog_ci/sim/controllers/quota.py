@@ -19,6 +19,7 @@ from kubedog_ci.sim.api import Admission
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.controllers.storage import claim_class
 from kubedog_ci.sim.errors import ApiError
+from kubedog_ci.sim.pods import is_terminal
 from kubedog_ci.sim.quantity import Quantity, ResourceList, add_lists, container_resources, pod_resources, quantity
 from kubedog_ci.sim.resources import ResourceType
 from kubedog_ci.sim.store import Change, clone
@@ -34,7 +35,6 @@ LEGACY_COUNTS = {"/services": "services", "/configmaps": "configmaps", "/secrets
                  "/persistentvolumeclaims": "persistentvolumeclaims", "/resourcequotas": "resourcequotas",
                  "/replicationcontrollers": "replicationcontrollers"}
 _IGNORED = ("/events", "/nodes", "/namespaces")
-_TERMINAL = ("Succeeded", "Failed")
 
 
 # --- usage (pure) ------------------------------------------------------------------------------------------
@@ -60,7 +60,7 @@ def compute_usage(requests: ResourceList, limits: ResourceList) -> ResourceList:
 def pod_usage(pod: dict) -> ResourceList:
     """PodUsageFunc: count/pods always; compute resources only while the pod is not terminal."""
     usage: ResourceList = {"count/pods": _ONE}
-    if (pod.get("status") or {}).get("phase") in _TERMINAL:
+    if is_terminal(pod):
         return usage
     spec = pod.get("spec") or {}
     return {**usage, **compute_usage(pod_resources(spec, "requests"), pod_resources(spec, "limits"))}

@@ -19,8 +19,11 @@ import time
 from collections.abc import Iterable
 
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
-from kubedog_ci.sim.errors import ApiError
+from kubedog_ci.sim.controllers.workload import failure_backoff, pod_from_template, slow_start
+from kubedog_ci.sim.errors import ApiError, is_namespace_terminating
 from kubedog_ci.sim.loop import Timer, parse_time, rfc3339
+from kubedog_ci.sim.owners import controller_of, new_controller_ref, with_owner
+from kubedog_ci.sim.pods import find_condition, is_pod_active, is_pod_ready
 from kubedog_ci.sim.selectors import matches_label_selector
 from kubedog_ci.sim.store import Change, clone
 
@@ -31,8 +34,6 @@ BURST_REPLICAS = 500
 """The controller's --replicaset-burst default: pods created or deleted per sync at most."""
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 _PHASE_ORDER = {"Pending": 0, "Unknown": 1, "Running": 2}
-_BACKOFF_BASE, _BACKOFF_MAX = 0.005, 1000.0
-"""workqueue.DefaultControllerRateLimiter: 5ms doubling per failure, capped at 1000s."""
 _STAMP_SLACK = 1.5
 """How far after a second-precision stamp a remembered observation may lie and still be that moment."""
 PENDING = "replicaset-controller.pending"
@@ -40,52 +41,6 @@ PENDING = "replicaset-controller.pending"
 
 
 # --- pods -----------------------------------------------------------------------------------------------
-
-
-def controller_ref(obj: dict) -> dict | None:
-    """The ownerReference with controller: true, as metav1.GetControllerOf."""
-    for ref in obj["metadata"].get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref
-    return None
-
-
-def owner_reference(owner: dict) -> dict:
-    """metav1.NewControllerRef: what a controller stamps on the objects it creates."""
-    meta = owner["metadata"]
-    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": meta["name"],
-            "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}
-
-
-def with_owner(obj: dict, ref: dict | None, uid: str) -> dict:
-    """A copy of `obj` adopted by `ref`, or released when `ref` is None, from the owner with this uid."""
-    updated = clone(obj)
-    refs = [r for r in updated["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
-    if ref:
-        refs.append(ref)
-    if refs:
-        updated["metadata"]["ownerReferences"] = refs
-    else:
-        updated["metadata"].pop("ownerReferences", None)
-    return updated
-
-
-def is_pod_active(pod: dict) -> bool:
-    """controller.IsPodActive: not terminal and not being deleted."""
-    phase = (pod.get("status") or {}).get("phase")
-    return phase not in ("Succeeded", "Failed") and not pod["metadata"].get("deletionTimestamp")
-
-
-def ready_condition(pod: dict) -> dict | None:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return cond
-    return None
-
-
-def is_pod_ready(pod: dict) -> bool:
-    cond = ready_condition(pod)
-    return cond is not None and cond.get("status") == "True"
 
 
 def _stamp(text: str | None) -> float | None:
@@ -140,8 +95,8 @@ def _prefer_delete(a: tuple[dict, int], b: tuple[dict, int], now: float) -> bool
         return rank_a > rank_b
     uid_a, uid_b = pa["metadata"].get("uid", ""), pb["metadata"].get("uid", "")
     if is_pod_ready(pa) and is_pod_ready(pb):
-        ready_a = _stamp((ready_condition(pa) or {}).get("lastTransitionTime"))
-        ready_b = _stamp((ready_condition(pb) or {}).get("lastTransitionTime"))
+        ready_a = _stamp((find_condition(pa, "Ready") or {}).get("lastTransitionTime"))
+        ready_b = _stamp((find_condition(pb, "Ready") or {}).get("lastTransitionTime"))
         decided = _before_by_time(ready_a, ready_b, uid_a, uid_b, now)
         if decided is not None:
             return decided
@@ -171,36 +126,6 @@ def pods_to_delete(pods: list[dict], related: Iterable[dict], count: int,
         return 1 if _prefer_delete(b, a, moment) else 0
 
     return [pod for pod, _ in sorted(ranked, key=functools.cmp_to_key(compare))[:count]]
-
-
-def slow_start_batches(count: int, initial: int = 1) -> list[int]:
-    """controller.slowStartBatch sizes: 1, 2, 4, ... so a failing create costs one call, not hundreds."""
-    sizes, size = [], min(count, initial)
-    while size > 0:
-        sizes.append(size)
-        count -= size
-        size = min(2 * size, count)
-    return sizes
-
-
-def pod_from_template(rs: dict) -> dict:
-    """controller.GetPodFromTemplate: template labels, annotations and finalizers; generateName `<rs>-`."""
-    template = (rs.get("spec") or {}).get("template") or {}
-    meta = template.get("metadata") or {}
-    pod_meta: dict = {"generateName": rs["metadata"]["name"] + "-"}
-    for field in ("labels", "annotations", "finalizers"):
-        if meta.get(field):
-            pod_meta[field] = clone(meta[field])
-    pod_meta["ownerReferences"] = [owner_reference(rs)]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta,
-            "spec": clone(template.get("spec") or {})}
-
-
-def namespace_terminating(err: ApiError) -> bool:
-    """apierrors.HasStatusCause(err, NamespaceTerminating): creations that can never succeed."""
-    causes = (err.details or {}).get("causes") or []
-    cause = any(c.get("reason") == "NamespaceTerminating" for c in causes)
-    return cause or "is being terminated" in err.message
 
 
 def rs_status(replicas: int, fully_labeled: int, ready: int, available: int, observed_generation: int,
@@ -244,23 +169,17 @@ class ReplicaSetController(Controller):
         for pod in (change.obj, change.old):
             if pod is None:
                 continue
-            ref = controller_ref(pod)
+            ref = controller_of(pod)
             namespace = pod["metadata"].get("namespace", "")
             if ref and ref.get("kind") == "ReplicaSet":
                 keys.add((namespace, ref["name"]))
             elif ref is None and not pod["metadata"].get("deletionTimestamp"):
-                keys.update(self._selecting(namespace, pod["metadata"].get("labels") or {}))
+                keys.update(self.adopters(RS_KEY, pod))
         return keys
-
-    def _selecting(self, namespace: str, labels: dict) -> list[Key]:
-        """ReplicaSets that could adopt an orphan pod with these labels."""
-        items, _ = self.store.list(RS_KEY, namespace)
-        return [(namespace, rs["metadata"]["name"]) for rs in items
-                if matches_label_selector(rs["spec"].get("selector"), labels)]
 
     def _observe_readiness(self, change: Change) -> None:
         uid = change.obj["metadata"].get("uid", "")
-        cond = ready_condition(change.obj)
+        cond = find_condition(change.obj, "Ready")
         if change.type == "DELETED":
             self._ready_seen.pop(uid, None)
         elif cond and cond.get("status") == "True" and cond.get("lastTransitionTime"):
@@ -270,7 +189,7 @@ class ReplicaSetController(Controller):
 
     def ready_since(self, pod: dict) -> float | None:
         """When the pod became Ready, as precisely as known (see the module docstring)."""
-        cond = ready_condition(pod)
+        cond = find_condition(pod, "Ready")
         if not cond or cond.get("status") != "True" or not cond.get("lastTransitionTime"):
             return None
         stamp = cond["lastTransitionTime"]
@@ -318,7 +237,7 @@ class ReplicaSetController(Controller):
     def _retry(self, key: Key) -> None:
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
-        self.enqueue(key, after=min(_BACKOFF_BASE * 2 ** failures, _BACKOFF_MAX))
+        self.enqueue(key, after=failure_backoff(failures))
 
     def _claim_pods(self, rs: dict) -> list[dict]:
         """ClaimPods: owned pods that still match, plus matching orphans adopted (owned ones that stopped
@@ -327,7 +246,7 @@ class ReplicaSetController(Controller):
         selector = rs["spec"].get("selector")
         claimed = []
         for pod in self.store.owned(POD_KEY, meta["namespace"], meta["uid"], None):
-            ref = controller_ref(pod)
+            ref = controller_of(pod)
             matches = matches_label_selector(selector, pod["metadata"].get("labels") or {})
             if ref is not None and matches:
                 claimed.append(pod)
@@ -335,7 +254,7 @@ class ReplicaSetController(Controller):
                 self._set_owner(pod, None, meta["uid"])
             elif ref is None and matches and not meta.get("deletionTimestamp") \
                     and not pod["metadata"].get("deletionTimestamp"):
-                claimed.append(self._set_owner(pod, owner_reference(rs), meta["uid"]))
+                claimed.append(self._set_owner(pod, new_controller_ref(rs), meta["uid"]))
         return claimed
 
     def _set_owner(self, pod: dict, ref: dict | None, uid: str) -> dict:
@@ -352,20 +271,18 @@ class ReplicaSetController(Controller):
 
     def _create_pods(self, rs: dict, count: int) -> ApiError | None:
         pod_rt = self.api.rt(POD_KEY)
-        for batch in slow_start_batches(count):
-            errors = []
-            for _ in range(batch):
-                try:
-                    pod = self.api.create(pod_rt, rs["metadata"]["namespace"], pod_from_template(rs))
-                except ApiError as err:
-                    if not namespace_terminating(err):
-                        self._event(rs, "Warning", "FailedCreate", f"Error creating: {err.message}")
-                    errors.append(err)
-                    continue
-                self._event(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
-            if errors:
-                return None if namespace_terminating(errors[0]) else errors[0]
-        return None
+
+        def create(_: int) -> None:
+            try:
+                pod = self.api.create(pod_rt, rs["metadata"]["namespace"], pod_from_template(rs))
+            except ApiError as err:
+                if not is_namespace_terminating(err):
+                    self._event(rs, "Warning", "FailedCreate", f"Error creating: {err.message}")
+                raise
+            self._event(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
+
+        failure = next((e for e in slow_start(count, create) if isinstance(e, ApiError)), None)
+        return None if failure is None or is_namespace_terminating(failure) else failure
 
     def _delete_pods(self, rs: dict, active: list[dict], count: int) -> ApiError | None:
         pod_rt = self.api.rt(POD_KEY)
@@ -388,7 +305,7 @@ class ReplicaSetController(Controller):
 
     def _related_pods(self, rs: dict) -> list[dict]:
         """getIndirectlyRelatedPods: pods of every ReplicaSet controlled by this one's controller."""
-        owner = controller_ref(rs)
+        owner = controller_of(rs)
         namespace = rs["metadata"]["namespace"]
         if owner is None:
             siblings = [rs["metadata"]["uid"]]

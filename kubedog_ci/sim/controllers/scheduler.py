@@ -27,7 +27,14 @@ from kubedog_ci.sim.controllers.storage import (
     volume_matches_claim,
 )
 from kubedog_ci.sim.errors import ApiError
-from kubedog_ci.sim.loop import rfc3339
+from kubedog_ci.sim.placement import (
+    affinity_node_names,
+    node_affinity_matches,
+    selector_matches,
+    tolerates,
+    untolerated_taint,
+)
+from kubedog_ci.sim.pods import is_terminal, pod_condition
 from kubedog_ci.sim.quantity import ResourceList, container_resources, pod_resources, quantity
 from kubedog_ci.sim.store import Change, Expired, Store, clone
 
@@ -64,7 +71,6 @@ UNSCHEDULABLE_PLUGIN, TAINT_PLUGIN, AFFINITY_PLUGIN, FIT_PLUGIN, VOLUME_PLUGIN =
 ALL_PLUGINS = frozenset({UNSCHEDULABLE_PLUGIN, TAINT_PLUGIN, AFFINITY_PLUGIN, FIT_PLUGIN, VOLUME_PLUGIN})
 
 _UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
-_TERMINAL = ("Succeeded", "Failed")
 _NO_PROVISIONER = "kubernetes.io/no-provisioner"
 
 
@@ -89,89 +95,6 @@ class NodeUsage:
 
 
 # --- pure predicates (table-tested) ------------------------------------------------------------------------
-
-def tolerates(toleration: dict, taint: dict) -> bool:
-    """v1.Toleration.ToleratesTaint."""
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if toleration.get("key", "") != taint.get("key") and not (operator == "Exists" and not toleration.get("key")):
-        return False
-    return operator == "Exists" or toleration.get("value", "") == taint.get("value", "")
-
-
-def untolerated_taint(taints: Iterable[dict], tolerations: list[dict]) -> dict | None:
-    """The first NoSchedule/NoExecute taint no toleration covers (FindMatchingUntoleratedTaint)."""
-    for taint in taints:
-        if taint.get("effect") in ("NoSchedule", "NoExecute") and not any(tolerates(t, taint) for t in tolerations):
-            return taint
-    return None
-
-
-def requirement_matches(requirement: dict, values: dict[str, str]) -> bool:
-    """One NodeSelectorRequirement against labels (or {"metadata.name": name} for matchFields)."""
-    key, op, wanted = requirement.get("key", ""), requirement.get("operator"), requirement.get("values") or []
-    present, value = key in values, values.get(key, "")
-    if op == "In":
-        return present and value in wanted
-    if op == "NotIn":
-        return not present or value not in wanted
-    if op == "Exists":
-        return present
-    if op == "DoesNotExist":
-        return not present
-    if op in ("Gt", "Lt") and present and len(wanted) == 1:
-        try:
-            actual, bound = int(value), int(wanted[0])
-        except ValueError:
-            return False
-        return actual > bound if op == "Gt" else actual < bound
-    return False
-
-
-def term_matches(term: dict, node: dict) -> bool:
-    """A NodeSelectorTerm: its expressions and fields are ANDed; an empty term matches nothing."""
-    expressions, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
-    if not expressions and not fields:
-        return False
-    labels = node["metadata"].get("labels") or {}
-    name = {"metadata.name": node["metadata"]["name"]}
-    return all(requirement_matches(r, labels) for r in expressions) and all(requirement_matches(r, name)
-                                                                           for r in fields)
-
-
-def matches_node_affinity(pod_spec: dict, node: dict) -> bool:
-    """nodeSelector plus requiredDuringSchedulingIgnoredDuringExecution (terms ORed)."""
-    labels = node["metadata"].get("labels") or {}
-    if any(labels.get(k) != v for k, v in (pod_spec.get("nodeSelector") or {}).items()):
-        return False
-    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution")
-    if not required:
-        return True
-    return any(term_matches(term, node) for term in required.get("nodeSelectorTerms") or [])
-
-
-def affinity_node_names(pod_spec: dict) -> set[str] | None:
-    """NodeAffinity.PreFilter: the node names every term pins with matchFields metadata.name In (DaemonSet
-    pods), or None when some term leaves all nodes eligible."""
-    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution") or {}
-    terms = required.get("nodeSelectorTerms") or []
-    if not terms:
-        return None
-    names: set[str] = set()
-    for term in terms:
-        pinned: set[str] | None = None
-        for req in term.get("matchFields") or []:
-            if req.get("key") == "metadata.name" and req.get("operator") == "In":
-                values = set(req.get("values") or [])
-                pinned = values if pinned is None else pinned & values
-        if pinned is None:
-            return None
-        names |= pinned
-    return names
-
 
 def fit_error(num_nodes: int, statuses: dict[str, Rejection], absent: Rejection | None = None,
               prefilter: str = "", postfilter: str = "") -> str:
@@ -330,7 +253,7 @@ class NodeUsageCache:
             del self._pods[current.node][key]
         spec = (pod.get("spec") or {}) if pod is not None else {}
         node = spec.get("nodeName") or ""
-        if pod is None or not node or (pod.get("status") or {}).get("phase") in _TERMINAL:
+        if pod is None or not node or is_terminal(pod):
             if current is not None:
                 self._adjust(current, -1)
             return
@@ -404,8 +327,7 @@ class Scheduler(Controller):
             if old is None or old.get("spec") != pod.get("spec") or key not in self._attempts:
                 return [key]
             return []
-        left = (old is not None and (old.get("status") or {}).get("phase") not in _TERMINAL
-                and (pod.get("status") or {}).get("phase") in _TERMINAL)
+        left = old is not None and not is_terminal(old) and is_terminal(pod)
         return self._retry_keys(frozenset({FIT_PLUGIN})) if left and pod["spec"].get("nodeName") else []
 
     def _retry_keys(self, plugins: frozenset[str]) -> list[Key]:
@@ -439,7 +361,7 @@ class Scheduler(Controller):
         if wait > 0:
             self.enqueue(key, after=wait / self.loop.time_scale if self.loop.time_scale > 0 else 0.0)
             return
-        nodes = self._usage()
+        nodes = self._usage_cache.usage()
         if not nodes:
             self._fail(pod, NO_NODES, ALL_PLUGINS)
             return
@@ -457,13 +379,10 @@ class Scheduler(Controller):
         node_name = self._select(pod, feasible)
         if volumes.delayed:
             self._waiting_volumes[key] = node_name
-            self._prebind_volumes(pod, volumes.delayed, node_name)
+            self._prebind_volumes(volumes.delayed, node_name)
             self._finish_volume_binding(pod, key)
             return
         self._bind(pod, node_name)
-
-    def _usage(self) -> list[NodeUsage]:
-        return self._usage_cache.usage()
 
     def _filter(self, pod: dict, nodes: list[NodeUsage], volumes: _Volumes
                 ) -> tuple[dict[str, Rejection], Rejection | None, list[NodeUsage]]:
@@ -494,7 +413,7 @@ class Scheduler(Controller):
             return Rejection((UNSCHEDULABLE_NODE,), plugin=UNSCHEDULABLE_PLUGIN)
         if untolerated_taint(node_spec.get("taints") or [], tolerations):
             return Rejection((UNTOLERATED_TAINT,), plugin=TAINT_PLUGIN)
-        if not matches_node_affinity(spec, node):
+        if not node_affinity_matches(spec, node):
             return Rejection((AFFINITY_MISMATCH,), plugin=AFFINITY_PLUGIN)
         rejection = resource_rejection(requests, usage)
         if rejection:
@@ -565,7 +484,7 @@ class Scheduler(Controller):
         return min(candidates, key=lambda v: quantity((v["spec"].get("capacity") or {}).get("storage")).value,
                    default=None)
 
-    def _prebind_volumes(self, pod: dict, claims: list[dict], node_name: str) -> None:
+    def _prebind_volumes(self, claims: list[dict], node_name: str) -> None:
         """Pre-bind a matching static PV, or ask for provisioning on the chosen node (AnnSelectedNode)."""
         node = self.store.get("/nodes", "", node_name)
         for claim in claims:
@@ -612,7 +531,7 @@ class Scheduler(Controller):
             self.enqueue(key, after=INITIAL_BACKOFF)
             return
         self._forget(key)
-        self._set_condition(bound, {"type": "PodScheduled", "status": "True"})
+        self._set_scheduled(bound, "True")
         self.ctx.events.record(bound, "Normal", "Scheduled",
                                f"Successfully assigned {meta['namespace']}/{meta['name']} to {node_name}",
                                SCHEDULER_NAME)
@@ -623,15 +542,14 @@ class Scheduler(Controller):
         self._rejected_by[key] = rejected_by
         message = truncate(message)
         self.ctx.events.record(pod, "Warning", "FailedScheduling", message, SCHEDULER_NAME)
-        self._set_condition(pod, {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                                  "message": message})
+        self._set_scheduled(pod, "False", "Unschedulable", message)
         attempts = self._attempts.get(key, 0) + 1
         self._attempts[key] = attempts
         backoff = min(INITIAL_BACKOFF * 2 ** (attempts - 1), MAX_BACKOFF)
         self._not_before[key] = time.monotonic() + self.loop.scaled(backoff)
         self.enqueue(key, after=MAX_UNSCHEDULABLE_SECONDS)
 
-    def _set_condition(self, pod: dict, condition: dict) -> None:
+    def _set_scheduled(self, pod: dict, status: str, reason: str = "", message: str = "") -> None:
         """Write the PodScheduled condition, keeping lastTransitionTime while the status stays the same."""
         meta = pod["metadata"]
         current = self.store.get("/pods", meta["namespace"], meta["name"])
@@ -639,14 +557,8 @@ class Scheduler(Controller):
             return
         updated = clone(current)
         conditions = updated.setdefault("status", {}).setdefault("conditions", [])
-        old = next((c for c in conditions if c.get("type") == condition["type"]), None)
-        entry = {"type": condition["type"], "status": condition["status"], "lastProbeTime": None,
-                 "lastTransitionTime": rfc3339()}
-        if current["metadata"].get("generation"):
-            entry["observedGeneration"] = current["metadata"]["generation"]
-        entry.update({k: v for k, v in condition.items() if k in ("reason", "message")})
-        if old is not None and old.get("status") == entry["status"]:
-            entry["lastTransitionTime"] = old.get("lastTransitionTime", entry["lastTransitionTime"])
+        old = next((c for c in conditions if c.get("type") == "PodScheduled"), None)
+        entry = pod_condition("PodScheduled", status, reason, message, old, current["metadata"].get("generation"))
         if old == entry:
             return
         updated["status"]["conditions"] = [entry if c is old else c for c in conditions] if old else \
@@ -662,16 +574,14 @@ class Scheduler(Controller):
 def volume_fits_node(volume: dict, node: dict) -> bool:
     """A PV's spec.nodeAffinity.required (terms ORed) admits the node; no affinity admits every node."""
     required = ((volume.get("spec") or {}).get("nodeAffinity") or {}).get("required")
-    if not required:
-        return True
-    return any(term_matches(term, node) for term in required.get("nodeSelectorTerms") or [])
+    return not required or selector_matches(required, node)
 
 
 def _needs_scheduling(pod: dict) -> bool:
     spec, meta = pod.get("spec") or {}, pod["metadata"]
     return (not spec.get("nodeName") and spec.get("schedulerName", SCHEDULER_NAME) == SCHEDULER_NAME
             and not meta.get("deletionTimestamp") and not spec.get("schedulingGates")
-            and (pod.get("status") or {}).get("phase") not in _TERMINAL)
+            and not is_terminal(pod))
 
 
 def node_event_plugins(change: Change) -> frozenset[str]:

@@ -19,10 +19,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from kubedog_ci.sim.config import ANNOTATION_PREFIX
+from kubedog_ci.sim.config import ANNOTATION_PREFIX, annotation_seconds
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.errors import ApiError
 from kubedog_ci.sim.loop import rfc3339
+from kubedog_ci.sim.owners import new_controller_ref
+from kubedog_ci.sim.pods import is_pod_ready, is_terminal
 from kubedog_ci.sim.selectors import matches_label_selector
 from kubedog_ci.sim.store import Change, clone
 
@@ -84,8 +86,8 @@ class LoadBalancerController(Controller):
             updated["metadata"].setdefault("finalizers", []).append(LB_FINALIZER)
             service = self._update(updated, "") or service
         self._in_flight.add(uid)
-        self.loop.call_later(_seconds(annotations.get(LB_DELAY_ANNOTATION), LB_SECONDS), self._ensured_by_cloud,
-                             namespace, name, uid)
+        delay = annotation_seconds(service, LB_DELAY_ANNOTATION)
+        self.loop.call_later(LB_SECONDS if delay is None else delay, self._ensured_by_cloud, namespace, name, uid)
 
     def _ensured_by_cloud(self, namespace: str, name: str, uid: str) -> None:
         self._in_flight.discard(uid)
@@ -159,13 +161,6 @@ def _fingerprint(service: dict) -> tuple:
             spec.get("sessionAffinity"), repr(spec.get("externalIPs")))
 
 
-def _seconds(text: str | None, default: float) -> float:
-    try:
-        return max(0.0, float(text)) if text is not None else default
-    except ValueError:
-        return default
-
-
 # --- endpoints ---------------------------------------------------------------------------------------------
 
 def _selected(service: dict, pod: dict) -> bool:
@@ -173,15 +168,10 @@ def _selected(service: dict, pod: dict) -> bool:
     return bool(selector) and matches_label_selector({"matchLabels": selector}, pod["metadata"].get("labels"))
 
 
-def pod_ready(pod: dict) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
-
-
 def in_endpoints(pod: dict, include_terminating: bool) -> bool:
     """ShouldPodBeInEndpoints: not terminal, has an IP, not deleting unless terminating pods are wanted."""
     status = pod.get("status") or {}
-    if status.get("phase") in ("Succeeded", "Failed") or not (status.get("podIP") or status.get("podIPs")):
+    if is_terminal(pod) or not (status.get("podIP") or status.get("podIPs")):
         return False
     return include_terminating or not pod["metadata"].get("deletionTimestamp")
 
@@ -238,7 +228,7 @@ def endpoint_subsets(service: dict, pods: Iterable[dict]) -> list[dict]:
         if pod["spec"].get("nodeName"):
             address["nodeName"] = pod["spec"]["nodeName"]
         address["targetRef"] = _target_ref(pod)
-        kind = "addresses" if publish or pod_ready(pod) else "notReadyAddresses"
+        kind = "addresses" if publish or is_pod_ready(pod) else "notReadyAddresses"
         groups.setdefault(ports, {}).setdefault(kind, []).append(address)
     subsets = []
     for ports, kinds in sorted(groups.items()):
@@ -258,7 +248,7 @@ def slice_groups(service: dict, pods: Iterable[dict], nodes: dict[str, dict]) ->
         ports = resolve_ports(service, pod)
         if ports is None or not in_endpoints(pod, True):
             continue
-        ready = publish or pod_ready(pod)
+        ready = publish or is_pod_ready(pod)
         terminating = bool(pod["metadata"].get("deletionTimestamp"))
         endpoint: dict = {"addresses": [pod["status"]["podIP"]],
                           "conditions": {"ready": publish or (ready and not terminating), "serving": ready,
@@ -364,9 +354,7 @@ class EndpointsController(Controller):
         meta = service["metadata"]
         return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
                 "metadata": {"generateName": f"{meta['name']}-", "namespace": meta["namespace"],
-                             "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": meta["name"],
-                                                  "uid": meta["uid"], "controller": True,
-                                                  "blockOwnerDeletion": True}]}}
+                             "ownerReferences": [new_controller_ref(service)]}}
 
     def _delete_all(self, namespace: str, name: str) -> None:
         if self.store.get(_ENDPOINTS, namespace, name) is not None:

@@ -6,280 +6,45 @@ whose name the pods carry in `controller-revision-hash`. OrderedReady creates on
 for it to be Running, Ready and available, scales down from the highest ordinal, and RollingUpdate replaces
 pods from the highest ordinal down to the partition one at a time; Parallel drops the ordering; OnDelete
 gives only recreated pods the new revision. Events and messages are those of stateful_pod_control.go.
-
-The module also holds what the DaemonSet controller shares with it upstream (pkg/controller/history,
-controller_utils): revision hashing, pod-from-template, readiness timing, slow-start batches, and a base
-class with the work queue's per-item back-off.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kubedog_ci.sim.controllers.base import Context, Controller, Key
-from kubedog_ci.sim.errors import ApiError
-from kubedog_ci.sim.loop import parse_time
-from kubedog_ci.sim.selectors import matches_label_selector
-from kubedog_ci.sim.store import Change, clone
+from kubedog_ci.sim.controllers.workload import (
+    PODS,
+    REVISION_LABEL,
+    REVISIONS,
+    SyncError,
+    WorkloadController,
+    canonical_json,
+    fnv1_32,
+    is_terminating,
+    pod_from_template,
+    revision_data,
+    revision_order,
+    safe_encode,
+    slow_start,
+    template_of,
+)
+from kubedog_ci.sim.errors import ApiError, aggregate
+from kubedog_ci.sim.owners import new_controller_ref
+from kubedog_ci.sim.pods import is_pod_ready, pod_phase
+from kubedog_ci.sim.store import clone
 
 COMPONENT = "statefulset-controller"
 STATEFULSETS = "apps/statefulsets"
-PODS = "/pods"
 CLAIMS = "/persistentvolumeclaims"
-REVISIONS = "apps/controllerrevisions"
 
-REVISION_LABEL = "controller-revision-hash"
-"""apps.StatefulSetRevisionLabel (the revision's name) and apps.DefaultDaemonSetUniqueLabelKey (its hash)."""
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 HISTORY_HASH_LABEL = "controller.kubernetes.io/hash"
-MAX_BATCH = 500
-"""stateful_set_control.go's MaxBatchSize: the largest slow-start batch."""
 
-_ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 _ORDINAL = re.compile(r"^(.*)-([0-9]+)$")
-_FNV_OFFSET, _FNV_PRIME = 0x811C9DC5, 0x01000193
 
-
-class SyncError(Exception):
-    """A sync failure that is not a single API error (an aggregate), retried with back-off like one."""
-
-
-# --- shared with the DaemonSet controller -----------------------------------------------------------------
-
-def fnv1_32(data: bytes) -> int:
-    """hash/fnv.New32, which history.HashControllerRevision uses."""
-    value = _FNV_OFFSET
-    for byte in data:
-        value = ((value * _FNV_PRIME) & 0xFFFFFFFF) ^ byte
-    return value
-
-
-def fnv1a_32(data: bytes) -> int:
-    """hash/fnv.New32a, which controller.ComputeHash uses."""
-    value = _FNV_OFFSET
-    for byte in data:
-        value = ((value ^ byte) * _FNV_PRIME) & 0xFFFFFFFF
-    return value
-
-
-def safe_encode(text: str) -> str:
-    """apimachinery's rand.SafeEncodeString: no vowels, so a hash never spells a word."""
-    return "".join(_ALPHANUMS[ord(ch) % len(_ALPHANUMS)] for ch in text)
-
-
-def canonical_json(value: object) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
-
-
-def revision_data(obj: dict) -> dict:
-    """getPatch: the strategic merge patch that restores the object's pod template."""
-    return {"spec": {"template": {**clone(obj["spec"]["template"]), "$patch": "replace"}}}
-
-
-def template_of(revision: dict) -> dict:
-    """The pod template a revision restores (ApplyRevision without the merge machinery)."""
-    template = clone(revision["data"]["spec"]["template"])
-    template.pop("$patch", None)
-    return template
-
-
-def revision_order(revision: dict) -> tuple:
-    """history.SortControllerRevisions: by revision number, then creation time, then name."""
-    meta = revision["metadata"]
-    return int(revision.get("revision") or 0), meta.get("creationTimestamp", ""), meta["name"]
-
-
-def controller_ref(owner: dict) -> dict:
-    """metav1.NewControllerRef."""
-    meta = owner["metadata"]
-    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": meta["name"], "uid": meta["uid"],
-            "controller": True, "blockOwnerDeletion": True}
-
-
-def controller_uid(obj: dict) -> str | None:
-    for ref in obj["metadata"].get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref.get("uid")
-    return None
-
-
-def pod_from_template(template: dict, owner: dict) -> dict:
-    """controller.GetPodFromTemplate: the template's labels, annotations, finalizers and spec, owned by `owner`."""
-    source = template.get("metadata") or {}
-    meta: dict = {"generateName": f"{owner['metadata']['name']}-", "labels": dict(source.get("labels") or {})}
-    for key in ("annotations", "finalizers"):
-        if source.get(key):
-            meta[key] = clone(source[key])
-    meta["ownerReferences"] = [controller_ref(owner)]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": clone(template.get("spec") or {})}
-
-
-def pod_phase(pod: dict) -> str:
-    return (pod.get("status") or {}).get("phase", "")
-
-
-def pod_condition(pod: dict, kind: str) -> dict | None:
-    for condition in (pod.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == kind:
-            return condition
-    return None
-
-
-def is_pod_ready(pod: dict) -> bool:
-    condition = pod_condition(pod, "Ready")
-    return condition is not None and condition.get("status") == "True"
-
-
-def is_terminating(obj: dict) -> bool:
-    return bool(obj["metadata"].get("deletionTimestamp"))
-
-
-def aggregate(messages: list[str]) -> str:
-    """utilerrors.NewAggregate(...).Error()."""
-    return messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
-
-
-def slow_start(count: int, fn: Callable[[int], object], initial: int = 1) -> list[Exception]:
-    """slowStartBatch: batches of 1, 2, 4… that stop after the first batch with a failure, so a quota that
-    refuses every pod costs a few requests and events, not one per replica."""
-    errors: list[Exception] = []
-    done, batch = 0, min(count, initial)
-    while batch > 0:
-        for index in range(done, done + batch):
-            try:
-                fn(index)
-            except (ApiError, SyncError) as err:
-                errors.append(err)
-        done += batch
-        if errors:
-            break
-        batch = min(2 * batch, count - done, MAX_BATCH)
-    return errors
-
-
-class ReadyClock:
-    """When each pod turned Ready, on the monotonic clock, so minReadySeconds is measured in simulated time.
-
-    Conditions carry second-precision wall-clock timestamps, far too coarse at a time scale of 0.02, so the
-    clock records the moment it sees a pod's Ready condition turn True and falls back to lastTransitionTime
-    only for pods it never saw turn.
-    """
-
-    def __init__(self, time_scale: float) -> None:
-        self._scale = time_scale
-        self._since: dict[str, float] = {}
-
-    def observe(self, change: Change) -> None:
-        uid = change.obj["metadata"].get("uid", "")
-        if change.type == "DELETED" or not is_pod_ready(change.obj):
-            self._since.pop(uid, None)
-        elif uid not in self._since:
-            self._since[uid] = time.monotonic()
-
-    def remaining(self, pod: dict, min_ready_seconds: int) -> float | None:
-        """Simulated seconds until the pod counts as available; None when it is not Ready at all."""
-        if not is_pod_ready(pod):
-            return None
-        if min_ready_seconds <= 0 or self._scale <= 0:
-            return 0.0
-        since = self._since.get(pod["metadata"].get("uid", ""))
-        if since is None:
-            stamp = (pod_condition(pod, "Ready") or {}).get("lastTransitionTime")
-            if not stamp:
-                return float(min_ready_seconds)
-            since = time.monotonic() - (time.time() - parse_time(stamp).timestamp())
-        return max(0.0, min_ready_seconds - (time.monotonic() - since) / self._scale)
-
-    def available(self, pod: dict, min_ready_seconds: int) -> bool:
-        """podutil.IsPodAvailable."""
-        return self.remaining(pod, min_ready_seconds) == 0.0
-
-
-class WorkloadController(Controller):
-    """What the StatefulSet and DaemonSet controllers share: owned-pod claiming, readiness timing, and the
-    work queue's per-item exponential back-off (5ms doubling up to 1000s) after a failed sync."""
-
-    kind = ""
-    primary = ""
-
-    def __init__(self, ctx: Context) -> None:
-        super().__init__(ctx)
-        self.clock = ReadyClock(ctx.config.time_scale)
-        self._failures: dict[Key, int] = {}
-
-    def on_change(self, change: Change) -> None:
-        if change.key == PODS:
-            self.clock.observe(change)
-        super().on_change(change)
-
-    def keys_for(self, change: Change) -> Iterable[Key]:
-        if change.key != PODS:
-            return super().keys_for(change)
-        owner = self.owner_key(change.obj, self.kind)
-        if owner is not None:
-            return [owner]
-        if controller_uid(change.obj) is not None:
-            return []
-        return self._selecting(change.obj)
-
-    def _selecting(self, pod: dict) -> list[Key]:
-        """Owners whose selector matches an orphan pod, which they may adopt."""
-        namespace = pod["metadata"].get("namespace", "")
-        labels = pod["metadata"].get("labels") or {}
-        owners, _ = self.store.list(self.primary, namespace)
-        return [(namespace, o["metadata"]["name"]) for o in owners
-                if matches_label_selector((o.get("spec") or {}).get("selector"), labels)]
-
-    def sync(self, namespace: str, name: str) -> None:
-        key = (namespace, name)
-        try:
-            self.reconcile(namespace, name)
-        except (ApiError, SyncError):
-            failures = self._failures.get(key, 0)
-            self._failures[key] = failures + 1
-            self.enqueue(key, after=min(0.005 * 2 ** failures, 1000.0))
-            return
-        self._failures.pop(key, None)
-
-    def reconcile(self, namespace: str, name: str) -> None:
-        raise NotImplementedError
-
-    def claim(self, key: str, owner: dict, member: Callable[[dict], bool] = lambda obj: True) -> list[dict]:
-        """Objects of `key` the owner controls, adopting orphans its selector matches (ControllerRefManager)."""
-        meta = owner["metadata"]
-        selector = owner["spec"].get("selector")
-        objects, _ = self.store.list(key, meta["namespace"])
-        claimed = []
-        for obj in objects:
-            uid = controller_uid(obj)
-            if uid == meta["uid"]:
-                claimed.append(obj)
-            elif (uid is None and not is_terminating(obj) and not is_terminating(owner) and member(obj)
-                  and matches_label_selector(selector, obj["metadata"].get("labels") or {})):
-                adopted = clone(obj)
-                adopted["metadata"].setdefault("ownerReferences", []).append(controller_ref(owner))
-                claimed.append(self.api.update(self.api.rt(key), meta["namespace"], obj["metadata"]["name"],
-                                               adopted))
-        return claimed
-
-    def write_status(self, obj: dict, status: dict) -> None:
-        """Write status only when it changed, without a resourceVersion precondition: it was computed from
-        the store's current state, which is what the real controllers' retry-on-conflict converges to."""
-        if status == obj.get("status"):
-            return
-        body = clone(obj)
-        body["status"] = status
-        body["metadata"].pop("resourceVersion", None)
-        meta = obj["metadata"]
-        self.api.update(self.api.rt(self.primary), meta["namespace"], meta["name"], body, subresource="status")
-
-
-# --- StatefulSet ------------------------------------------------------------------------------------------
 
 def parent_and_ordinal(pod_name: str) -> tuple[str, int]:
     """getParentNameAndOrdinal: ("", -1) for names that are not `<parent>-<ordinal>`."""
@@ -320,9 +85,9 @@ def claim_owners(refs: list[dict], sts: dict, pod: dict, scaled_down: bool) -> l
     if (when_scaled, when_deleted) != ("Retain", "Retain") and any(r.get("controller") for r in kept):
         return kept
     if scaled_down and when_scaled == "Delete":
-        return [*kept, controller_ref(pod)]
+        return [*kept, new_controller_ref(pod)]
     if when_deleted == "Delete":
-        return [*kept, controller_ref(sts)]
+        return [*kept, new_controller_ref(sts)]
     return kept
 
 
@@ -388,7 +153,7 @@ def update_storage(sts: dict, pod: dict) -> None:
 
 def new_stateful_pod(sts: dict, template: dict, revision: str, ordinal: int) -> dict:
     """newStatefulSetPod + setPodRevision: identity, hostname/subdomain, claim volumes, revision label."""
-    pod = pod_from_template(template, sts)
+    pod = pod_from_template(sts, template)
     pod["metadata"]["name"] = f"{sts['metadata']['name']}-{ordinal}"
     pod["metadata"]["namespace"] = sts["metadata"]["namespace"]
     update_identity(sts, pod)
@@ -496,25 +261,13 @@ class StatefulSetController(WorkloadController):
 
     def _create_revision(self, sts: dict, data: dict, number: int, collisions: int) -> tuple[dict, int]:
         """history.CreateControllerRevision: on a name clash with different data, bump the collision count."""
-        meta = sts["metadata"]
         labels = (sts["spec"]["template"].get("metadata") or {}).get("labels") or {}
         while True:
             hash_ = history_hash(data, collisions)
-            name = revision_name(meta["name"], hash_)
-            revision_meta = {"name": name, "namespace": meta["namespace"],
-                             "labels": {**labels, HISTORY_HASH_LABEL: hash_}, "ownerReferences": [controller_ref(sts)]}
-            if meta.get("annotations"):
-                revision_meta["annotations"] = clone(meta["annotations"])
-            body = {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": revision_meta, "data": data,
-                    "revision": number}
-            try:
-                return self.api.create(self.api.rt(REVISIONS), meta["namespace"], body), collisions
-            except ApiError as err:
-                if err.reason != "AlreadyExists":
-                    raise
-            existing = self.store.get(REVISIONS, meta["namespace"], name)
-            if existing is not None and existing.get("data") == data:
-                return existing, collisions
+            revision = self.create_revision(sts, revision_name(sts["metadata"]["name"], hash_),
+                                            {**labels, HISTORY_HASH_LABEL: hash_}, data, number)
+            if revision is not None:
+                return revision, collisions
             collisions += 1
 
     def _truncate_history(self, sts: dict, pods: list[dict], revisions: list[dict], current: dict,

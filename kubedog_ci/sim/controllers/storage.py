@@ -24,6 +24,8 @@ from kubedog_ci.sim.config import ANNOTATION_PREFIX
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.errors import ApiError
 from kubedog_ci.sim.loop import rfc3339
+from kubedog_ci.sim.owners import new_controller_ref
+from kubedog_ci.sim.pods import is_terminal
 from kubedog_ci.sim.quantity import quantity
 from kubedog_ci.sim.resources import ResourceType
 from kubedog_ci.sim.store import Change, clone
@@ -50,7 +52,6 @@ PV_PROTECTION = "kubernetes.io/pv-protection"
 
 _CLAIMS, _VOLUMES, _CLASSES, _PODS = ("/persistentvolumeclaims", "/persistentvolumes",
                                       "storage.k8s.io/storageclasses", "/pods")
-_TERMINAL = ("Succeeded", "Failed")
 
 
 # --- admission ---------------------------------------------------------------------------------------------
@@ -218,7 +219,7 @@ class PersistentVolumeController(Controller):
         """emitEventForUnboundDelayBindingClaim."""
         names = sorted(p["metadata"]["name"] for p in self.store.list(_PODS, claim["metadata"]["namespace"])[0]
                        if claim["metadata"]["name"] in pod_claim_names(p) and not p["spec"].get("nodeName")
-                       and (p.get("status") or {}).get("phase") not in _TERMINAL)
+                       and not is_terminal(p))
         if not names:
             self._event(claim, "Normal", "WaitForFirstConsumer",
                         "waiting for first consumer to be created before binding")
@@ -458,8 +459,8 @@ def claim_class(claim: dict) -> str:
 
 
 def volume_class(volume: dict) -> str:
-    legacy = (volume["metadata"].get("annotations") or {}).get(LEGACY_CLASS)
-    return legacy if legacy is not None else (volume.get("spec") or {}).get("storageClassName") or ""
+    """GetPersistentVolumeClass, which reads a PV's class the way GetPersistentVolumeClaimClass reads a claim's."""
+    return claim_class(volume)
 
 
 def claim_ref(claim: dict) -> dict:
@@ -508,7 +509,7 @@ class ProtectionController(Controller):
     def keys_for(self, change: Change) -> Iterable[Key]:
         obj = change.obj
         if change.key == _PODS:
-            gone = change.type == "DELETED" or (obj.get("status") or {}).get("phase") in _TERMINAL
+            gone = change.type == "DELETED" or is_terminal(obj)
             return [(obj["metadata"]["namespace"], name) for name in pod_claim_names(obj)] if gone else []
         return [(obj["metadata"].get("namespace", ""), obj["metadata"]["name"])]
 
@@ -531,7 +532,7 @@ class ProtectionController(Controller):
     def _in_use(self, obj: dict, namespace: str, name: str) -> bool:
         if not namespace:
             return (obj.get("status") or {}).get("phase") == "Bound"
-        return any(name in pod_claim_names(p) and (p.get("status") or {}).get("phase") not in _TERMINAL
+        return any(name in pod_claim_names(p) and not is_terminal(p)
                    for p in self.store.list(_PODS, namespace)[0])
 
 
@@ -558,9 +559,7 @@ class EphemeralVolumeController(Controller):
             claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                      "metadata": {**clone(template.get("metadata") or {}), "name": claim_name,
                                   "namespace": namespace,
-                                  "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": name,
-                                                       "uid": pod["metadata"]["uid"], "controller": True,
-                                                       "blockOwnerDeletion": True}]},
+                                  "ownerReferences": [new_controller_ref(pod)]},
                      "spec": clone(template.get("spec") or {})}
             try:
                 self.api.create(self.api.rt(_CLAIMS), namespace, claim)

@@ -2,7 +2,8 @@
 
 The kubelet keeps one Backoff for crash loops and one for image pulls, both starting at 10s, doubling up to
 300s, and forgetting an entry once nothing happened for twice the maximum (so a container that ran for ten
-minutes starts over at 10s). Times here are simulated seconds.
+minutes starts over at 10s). The DaemonSet controller's back-off for failed daemon pods is the same type with
+other bounds. Times here are simulated seconds.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ MAX_SECONDS = 300.0
 
 @dataclass
 class Backoff:
-    """One key's entry: the current delay and when it was last bumped."""
+    """One key's entry: the current delay and when it was last bumped, within its initial and maximum delay."""
 
     delay: float = 0.0
     last_update: float | None = None
+    initial: float = INITIAL_SECONDS
+    maximum: float = MAX_SECONDS
 
     def _expired(self, event_time: float) -> bool:
         """hasExpired: stable for twice the maximum, or never bumped."""
-        return self.last_update is None or event_time - self.last_update > 2 * MAX_SECONDS
+        return self.last_update is None or event_time - self.last_update > 2 * self.maximum
 
     def in_backoff_since(self, event_time: float, now: float) -> bool:
         """IsInBackOffSince: less than `delay` has passed since `event_time` (a container's finish)."""
@@ -34,7 +37,7 @@ class Backoff:
 
     def next(self, event_time: float, now: float) -> None:
         """Next: start at the initial delay, or double it up to the maximum."""
-        self.delay = INITIAL_SECONDS if self._expired(event_time) else min(self.delay * 2, MAX_SECONDS)
+        self.delay = self.initial if self._expired(event_time) else min(self.delay * 2, self.maximum)
         self.last_update = now
 
 

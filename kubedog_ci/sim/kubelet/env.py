@@ -11,14 +11,13 @@ import binascii
 import math
 import re
 from collections.abc import Iterator, Mapping
+from fractions import Fraction
 
+from kubedog_ci.sim.quantity import Quantity
 from kubedog_ci.sim.store import Store
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
-_SUFFIXES = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-             "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _SOURCES = {"configMap": ("/configmaps", "configmap", "ConfigMap"), "secret": ("/secrets", "secret", "Secret")}
 
 
@@ -26,12 +25,10 @@ class ConfigError(Exception):
     """generateContainerConfig failed; str() is the kubelet's message."""
 
 
-def parse_quantity(text: str | int | float) -> float:
-    """A resource.Quantity as a number (cores, bytes)."""
-    match = _QUANTITY.match(str(text).strip())
-    if not match or match.group(2) not in _SUFFIXES:
-        raise ValueError(f"quantities must match the regular expression: {text!r}")
-    return float(match.group(1)) * _SUFFIXES[match.group(2)]
+def parse_quantity(text: str | int | float) -> Fraction:
+    """A resource.Quantity's exact amount (cores, bytes): exact, so that dividing 1001m by a 1m divisor gives
+    1001 and not the 1002 that binary floating point rounds up to."""
+    return Quantity.parse(text).value
 
 
 def expand(text: str, mapping: Mapping[str, str]) -> str:

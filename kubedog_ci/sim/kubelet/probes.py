@@ -6,7 +6,6 @@ and fail with its output, or with the runtime's timeout message when they run pa
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 from kubedog_ci.sim import shell
@@ -14,29 +13,14 @@ from kubedog_ci.sim.kubelet.env import expand
 from kubedog_ci.sim.kubelet.state import ProbeWorker
 
 PROBES = (("startupProbe", "Startup"), ("readinessProbe", "Readiness"), ("livenessProbe", "Liveness"))
-_BUSY_LIMIT = 100
-"""The interpreter yields Sleep(0) every 1,000 commands; a probe that busy-loops this long has timed out."""
 
 
 def exec_probe(command: Sequence[str], env: Mapping[str, str], timeout: float) -> tuple[bool, str]:
-    """(success, combined output) of an exec probe."""
-    program = shell.container_program(list(command), None)
-    if program is None:
-        return True, ""
-    output: list[str] = []
-    slept, busy = 0.0, 0
-    timed_out = f'command "{" ".join(command)}" timed out'
-    for step in shell.run(program, env):
-        if isinstance(step, shell.Output):
-            output.append(step.text)
-        elif isinstance(step, shell.Sleep):
-            slept += step.seconds
-            busy += step.seconds == 0
-            if slept > timeout or math.isinf(slept) or busy > _BUSY_LIMIT:
-                return False, timed_out
-        else:
-            return step.code == 0, "".join(output)
-    return True, "".join(output)
+    """(success, combined output) of an exec probe; one that times out fails with the runtime's message."""
+    code, output = shell.probe(command, env, timeout)
+    if code is None:
+        return False, f'command "{" ".join(command)}" timed out'
+    return code == 0, output
 
 
 def run_probe(spec: dict, container: dict, env: Mapping[str, str]) -> tuple[bool, str]:

@@ -12,7 +12,7 @@ import random
 from typing import Protocol
 
 from kubedog_ci.sim import shell
-from kubedog_ci.sim.config import ANNOTATION_PREFIX
+from kubedog_ci.sim.config import ANNOTATION_PREFIX, annotation_seconds
 from kubedog_ci.sim.controllers.base import Context
 from kubedog_ci.sim.kubelet import env as envmod
 from kubedog_ci.sim.kubelet import images, probes
@@ -45,16 +45,8 @@ class Host(Protocol):
     def mark_dirty(self, st: PodState) -> None: ...
     def resync(self, st: PodState, after: float) -> None: ...
     def block(self, st: PodState) -> None: ...
-    def container_exited(self, st: PodState, container: Container) -> None: ...
+    def container_exited(self, st: PodState) -> None: ...
     def allocatable(self, st: PodState) -> dict[str, str]: ...
-
-
-def _annotation(pod: dict, name: str) -> float | None:
-    text = (pod["metadata"].get("annotations") or {}).get(ANNOTATION_PREFIX + name)
-    try:
-        return float(text) if text is not None else None
-    except ValueError:
-        return None
 
 
 class Runtime:
@@ -128,8 +120,8 @@ class Runtime:
         c.pull_error = ""
         self.host.event(st, "Normal", "Pulling", f'Pulling image "{image}"', c.field_path)
         c.busy = True
-        seconds = _annotation(st.pod, "pull-seconds")
-        seconds = (PULL_SECONDS if seconds is None else max(seconds, 0.0)) * random.uniform(0.85, 1.15)
+        seconds = annotation_seconds(st.pod, ANNOTATION_PREFIX + "pull-seconds")
+        seconds = (PULL_SECONDS if seconds is None else seconds) * random.uniform(0.85, 1.15)
         if present:
             seconds = min(seconds, REPULL_SECONDS)
         done = self._pulls.setdefault((st.node, ref.full), now + seconds)
@@ -195,8 +187,8 @@ class Runtime:
 
     @staticmethod
     def _oom_seconds(pod: dict, name: str) -> float | None:
-        own = _annotation(pod, f"oom-after-seconds.{name}")
-        return own if own is not None else _annotation(pod, "oom-after-seconds")
+        own = annotation_seconds(pod, f"{ANNOTATION_PREFIX}oom-after-seconds.{name}")
+        return own if own is not None else annotation_seconds(pod, ANNOTATION_PREFIX + "oom-after-seconds")
 
     # --- running ----------------------------------------------------------------------------------------
 
@@ -235,7 +227,7 @@ class Runtime:
             tail = "".join(f"{line}\n" for line in self.ctx.logs.lines(st.uid, c.name)[-_LOG_TAIL_LINES:])
             inst.message = tail[-_LOG_TAIL_BYTES:]
         c.ready = c.started = False
-        self.host.container_exited(st, c)
+        self.host.container_exited(st)
 
     def kill(self, st: PodState, c: Container, message: str, grace: float) -> None:
         """killContainer: the Killing event, then SIGTERM; a known program ignores it (PID 1) until SIGKILL."""

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from kubedog_ci.sim import shell
 from kubedog_ci.sim.kubelet.backoff import Backoff
 from kubedog_ci.sim.kubelet.images import Reference
-from kubedog_ci.sim.loop import Timer
 
 Key = tuple[str, str]
 
@@ -80,7 +79,6 @@ class Container:
     pull_error: str = ""
     backoff_image: str = ""
     """The image the back-offs belong to: the kubelet keys them by container hash and image."""
-    retry: Timer | None = None
 
     @property
     def name(self) -> str:

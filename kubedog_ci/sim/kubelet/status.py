@@ -9,10 +9,9 @@ are kept, all with the real reasons and messages.
 from __future__ import annotations
 
 from kubedog_ci.sim.kubelet.state import Container, PodState
-from kubedog_ci.sim.loop import rfc3339
+from kubedog_ci.sim.pods import is_terminal, pod_condition
 
 KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
-TERMINAL = ("Succeeded", "Failed")
 _RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
 
@@ -166,6 +165,20 @@ def _names(names: list[str]) -> str:
     return "[" + " ".join(names) + "]"
 
 
+def _containers_condition(reason: str, unknown: list[str], pending: list[str], pending_state: str
+                          ) -> tuple[str, str, str]:
+    """The shared tail of the Initialized and ContainersReady generators: False with `reason` and both lists
+    named while any container has no status or is still `pending_state`, else True."""
+    messages = []
+    if unknown:
+        messages.append(f"containers with unknown status: {_names(unknown)}")
+    if pending:
+        messages.append(f"containers with {pending_state} status: {_names(pending)}")
+    if messages:
+        return "False", reason, ", ".join(messages)
+    return "True", "", ""
+
+
 def _unready(pod: dict, statuses: dict[str, dict], phase: str) -> tuple[str, str, str]:
     """GenerateContainersReadyCondition as (status, reason, message)."""
     spec = pod.get("spec") or {}
@@ -177,14 +190,7 @@ def _unready(pod: dict, statuses: dict[str, dict], phase: str) -> tuple[str, str
         return "False", "PodCompleted", ""
     if phase == "Failed":
         return "False", "PodFailed", ""
-    messages = []
-    if unknown:
-        messages.append(f"containers with unknown status: {_names(unknown)}")
-    if unready:
-        messages.append(f"containers with unready status: {_names(unready)}")
-    if messages:
-        return "False", "ContainersNotReady", ", ".join(messages)
-    return "True", "", ""
+    return _containers_condition("ContainersNotReady", unknown, unready, "unready")
 
 
 def _ready(pod: dict, conditions: list[dict], containers_ready: tuple[str, str, str]) -> tuple[str, str, str]:
@@ -219,29 +225,11 @@ def _initialized(pod: dict, statuses: dict[str, dict], phase: str) -> tuple[str,
         return "True", "PodCompleted", ""
     if _regular_started(pod, statuses):
         return "True", "", ""
-    messages = []
-    if unknown:
-        messages.append(f"containers with unknown status: {_names(unknown)}")
-    if incomplete:
-        messages.append(f"containers with incomplete status: {_names(incomplete)}")
-    if messages:
-        return "False", "ContainersNotInitialized", ", ".join(messages)
-    return "True", "", ""
+    return _containers_condition("ContainersNotInitialized", unknown, incomplete, "incomplete")
 
 
 def _condition(kind: str, value: tuple[str, str, str], old: dict[str, dict], generation: int | None) -> dict:
-    status, reason, message = value
-    previous = old.get(kind)
-    since = previous.get("lastTransitionTime") if previous and previous.get("status") == status else None
-    condition: dict = {"type": kind, "status": status, "lastProbeTime": None,
-                       "lastTransitionTime": since or rfc3339()}
-    if generation is not None:
-        condition["observedGeneration"] = generation
-    if reason:
-        condition["reason"] = reason
-    if message:
-        condition["message"] = message
-    return condition
+    return pod_condition(kind, *value, old.get(kind), generation)
 
 
 def build(pod: dict, st: PodState) -> dict:
@@ -254,7 +242,7 @@ def build(pod: dict, st: PodState) -> dict:
     phase = get_phase(pod, statuses, st.terminal)
     if st.evicted:
         phase = "Failed"
-    if old.get("phase") in TERMINAL:
+    if is_terminal(pod):
         phase = old["phase"]
     generation = pod["metadata"].get("generation")
     old_conditions = {c.get("type"): c for c in old.get("conditions") or []}

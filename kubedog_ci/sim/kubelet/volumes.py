@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kubedog_ci.sim.errors import aggregate
 from kubedog_ci.sim.store import Store
 
 _KINDS = {
@@ -54,9 +55,7 @@ def _volume_error(store: Store, namespace: str, volume: dict) -> str | None:
                 error = _source_error(store, namespace, kind, source[kind], "name")
                 if error:
                     errors.append(error)
-    if not errors:
-        return None
-    return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+    return aggregate(errors) if errors else None
 
 
 def check(store: Store, pod: dict) -> MountCheck:
