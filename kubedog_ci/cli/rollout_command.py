@@ -1,0 +1,213 @@
+"""`kubedog rollout track`: watch resources until each is ready or one has failed, and say why.
+
+Objects are named like `kubedog status` names them (RESOURCE arguments, or -f manifests that are read, not
+applied), or by a kind and `-l SELECTOR`. The engine streams status changes, Warning events and the logs of the
+current revision's containers, and ends with one diagnosis block per failed resource and a summary table.
+Exit code: 0 all ready, 1 a resource failed, 2 usage or input error, 3 timeout with no failure, 5 cluster
+error, 130 SIGINT, 143 SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from kubedog_ci.cli import exit_codes
+from kubedog_ci.cli.errors import CommandError, UsageError
+from kubedog_ci.durations import parse_duration
+
+if TYPE_CHECKING:
+    from kubedog_ci.engine.consumer import Interrupt
+    from kubedog_ci.engine.outcome import Options, Outcome
+    from kubedog_ci.engine.target import Target
+    from kubedog_ci.kube.connect import Cluster
+
+SIGNAL_EXIT_CODES = {signal.SIGINT: exit_codes.SIGINT, signal.SIGTERM: exit_codes.SIGTERM}
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    rollout = commands.add_parser("rollout", help="track rollouts until ready or failed",
+                                  description="Track the rollout of Kubernetes resources.")
+    rollout_commands = rollout.add_subparsers(dest="rollout_command", metavar="SUBCOMMAND", required=True,
+                                              parser_class=type(rollout))
+    track = rollout_commands.add_parser(
+        "track", help="track resources until each is ready or one has failed",
+        description="Watch resources, their Pods and Events, stream the current revision's logs, and exit as soon "
+        "as every resource is ready (0) or one has failed (1, with a diagnosis naming the root cause). "
+        "Other exit codes: 2 usage or input error, 3 timeout with no failure, 5 cluster error, 130 SIGINT, "
+        "143 SIGTERM.")
+    track.add_argument("resources", nargs="*", metavar="RESOURCE",
+                       help="KIND/NAME, KIND.GROUP/NAME or KIND NAME; with -l, only KIND")
+    track.add_argument("-f", "--filename", action="append", default=[], metavar="FILE",
+                       help="track the objects named in this manifest file ('-' for stdin; not applied); repeatable")
+    track.add_argument("-l", "--selector", metavar="SELECTOR",
+                       help="track every object of the RESOURCE kinds matching this label selector")
+    track.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's, else default)")
+    track.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    track.add_argument("--context", help="kubeconfig context")
+    track.add_argument("--timeout", default="10m", metavar="DURATION",
+                       help="give up after this long (Go duration: 90s, 5m, 1h30m; 0 means none; default 10m)")
+    track.add_argument("--logs", action=argparse.BooleanOptionalAction, default=True,
+                       help="stream the logs of the current revision's containers (default: on)")
+    track.add_argument("--logs-since", default="now", metavar="now|all|DURATION",
+                       help="logs of already running containers from: now (default), all, or DURATION ago")
+    track.add_argument("--fail-fast", action=argparse.BooleanOptionalAction, default=True,
+                       help="stop at the first failed resource (default); with --no-fail-fast, wait until every "
+                       "resource has a verdict")
+    track.add_argument("--failures-allowed-per-replica", type=int, default=1, metavar="N",
+                       help="container failures tolerated per replica before a resource fails (default 1)")
+    track.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                       help="color the output: auto (default: on a terminal unless NO_COLOR is set), always, never")
+    track.add_argument("--grace-scale", type=float, default=1.0, metavar="F",
+                       help="multiply every grace period of the reason table by F (e.g. 0.02 against "
+                       "'kubedog sim serve --time-scale 0.02'; default 1)")
+    track.set_defaults(run=run_track)
+
+
+def _options(args: argparse.Namespace) -> Options:
+    from kubedog_ci.engine.outcome import Options
+
+    try:
+        timeout = parse_duration(args.timeout)
+    except ValueError as err:
+        raise UsageError(f"--timeout: {err}") from err
+    since: float | None
+    if args.logs_since == "all":
+        since = None
+    elif args.logs_since == "now":
+        since = 0.0
+    else:
+        try:
+            since = parse_duration(args.logs_since)
+        except ValueError as err:
+            raise UsageError(f"--logs-since: {err}; or use now or all") from err
+    if timeout < 0:
+        raise UsageError(f"--timeout must not be negative, got {args.timeout}")
+    if args.failures_allowed_per_replica < 0:
+        raise UsageError(f"--failures-allowed-per-replica must be 0 or more, got {args.failures_allowed_per_replica}")
+    if args.grace_scale <= 0:
+        raise UsageError(f"--grace-scale must be greater than 0, got {args.grace_scale}")
+    return Options(timeout=timeout, logs=args.logs, logs_since=since, fail_fast=args.fail_fast,
+                   failures_allowed_per_replica=args.failures_allowed_per_replica, grace_scale=args.grace_scale)
+
+
+def run_track(args: argparse.Namespace) -> int:
+    from kubedog_ci.engine.consumer import Interrupt, track
+    from kubedog_ci.kube.connect import connect
+    from kubedog_ci.manifests.reader import ManifestError, read_paths
+    from kubedog_ci.output.terminal import TerminalSink, use_color
+
+    options = _options(args)
+    if not args.resources and not args.filename:
+        raise UsageError("name the objects: RESOURCE arguments (e.g. deploy/web), -f FILE, or KIND -l SELECTOR")
+    if args.selector and (args.filename or not args.resources or any("/" in word for word in args.resources)):
+        raise UsageError("-l selects objects of the RESOURCE kinds: give kinds only (e.g. deploy -l app=web)")
+    try:
+        manifests = read_paths(args.filename)
+    except ManifestError as err:
+        raise UsageError(str(err)) from err
+    cluster = connect(args.kubeconfig, args.context)
+    if args.selector:
+        targets = _selected(cluster, args.resources, args.selector, args.namespace or cluster.namespace)
+    else:
+        targets = _named(args, cluster, [m.obj for m in manifests])
+    if not targets:
+        raise UsageError(f"no objects to track in {', '.join(args.filename)}")
+    sink = TerminalSink(sys.stdout, color=use_color(args.color, sys.stdout))
+    interrupt = Interrupt()
+    with _signals(interrupt):
+        outcome = track(cluster, targets, options, sink, interrupt)
+    return exit_code(outcome)
+
+
+def exit_code(outcome: Outcome) -> int:
+    """The documented exit code of a run; a cluster error is also printed, as one paragraph."""
+    if outcome.stopped_by is not None:
+        return SIGNAL_EXIT_CODES.get(outcome.stopped_by, exit_codes.SIGINT)
+    if outcome.failed:
+        return exit_codes.FAILED
+    if outcome.cluster_error:
+        raise CommandError(outcome.cluster_error, exit_codes.CLUSTER_ERROR)
+    if not outcome.all_ready:
+        return exit_codes.TIMEOUT
+    return exit_codes.OK
+
+
+@contextmanager
+def _signals(interrupt: Interrupt) -> Iterator[None]:
+    """SIGINT and SIGTERM ask the engine to stop its threads and print the summary, instead of dying mid-line.
+    A second one is not waited on: the previous handler is back, so a second Ctrl-C ends the process at once."""
+    previous: dict[int, object] = {}
+
+    def handler(number: int, _frame: object) -> None:
+        interrupt.request(number)
+        signal.signal(number, previous[number])  # type: ignore[arg-type]
+
+    for signum in SIGNAL_EXIT_CODES:
+        previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)  # type: ignore[arg-type]
+
+
+def _unique(targets: list[Target]) -> list[Target]:
+    return list({target.key: target for target in targets}.values())
+
+
+def _named(args: argparse.Namespace, cluster: Cluster, manifest_objects: list[dict]) -> list[Target]:
+    """RESOURCE arguments and manifest objects, resolved by discovery, in order, each once."""
+    from kubedog_ci.cli.targets import parse_resource_args
+    from kubedog_ci.engine.target import Target
+    from kubedog_ci.kube.targets import Ref, UnknownType, fetch
+
+    refs = [Ref(kind, name, args.namespace) for kind, name in parse_resource_args(args.resources)]
+    refs += [Ref(obj["kind"], obj["metadata"]["name"], args.namespace or obj["metadata"].get("namespace"),
+                 obj["apiVersion"]) for obj in manifest_objects]
+    try:
+        fetched = fetch(cluster, refs, args.namespace or cluster.namespace)
+    except UnknownType as err:
+        raise UsageError(str(err)) from err
+    return _unique([Target(f.resource, f.namespace, f.ref.name) for f in fetched])
+
+
+def _selected(cluster: Cluster, kinds: list[str], selector: str, namespace: str) -> list[Target]:
+    """Every object of the given kinds (words, or comma-separated) that matches the label selector now."""
+    import urllib3
+    from kubernetes import client
+
+    from kubedog_ci.engine.target import Target
+    from kubedog_ci.kube.connect import api_failure, get_json
+    from kubedog_ci.kube.discovery import UnknownResource, discover, resolve
+
+    try:
+        resources = discover(cluster.api)
+    except (client.ApiException, urllib3.exceptions.HTTPError, OSError) as err:
+        raise api_failure(cluster, err, "discover", "the served resource types") from err
+    targets = []
+    for word in (kind for words in kinds for kind in words.split(",") if kind):
+        try:
+            resource = resolve(resources, word)
+        except UnknownResource as err:
+            raise UsageError(str(err)) from err
+        scope = namespace if resource.namespaced else ""
+        path = f"{resource.path(scope)}?labelSelector={urllib.parse.quote(selector)}"
+        try:
+            items = get_json(cluster.api, path).get("items") or []
+        except client.ApiException as err:
+            if err.status == 400:
+                raise UsageError(f"-l {selector}: {err.reason}") from err
+            raise api_failure(cluster, err, "list", resource.plural) from err
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise api_failure(cluster, err, "list", resource.plural) from err
+        targets += [Target(resource, scope, item["metadata"]["name"]) for item in items]
+    if not targets:
+        raise UsageError(f"no {', '.join(kinds)} objects match -l {selector}"
+                         + (f' in namespace "{namespace}"' if namespace else ""))
+    return _unique(targets)

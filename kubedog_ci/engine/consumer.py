@@ -1,0 +1,557 @@
+"""The single consumer: reads the producers' queue in order, owns all state, decides, and tells the sink.
+
+Producers (shared watchers, log followers) only report; everything that decides a verdict happens here, on one
+thread, so no state is shared and the decisions can be tested by putting events on the queue by hand. A run:
+
+1. one shared watch per (resource type, namespace) of the targets, one for Pods and one for Events per
+   namespace, plus ReplicaSets for Deployments and ControllerRevisions for DaemonSets;
+2. each change: the target's rule (kubedog_ci.rules), then the live signs of its current-revision Pods, its
+   current ReplicaSet and Events (kubedog_ci.engine.problems), weighed by its failure budget;
+3. logs followed for every started container of the current revision's Pods, old revisions dropped;
+4. the run ends when every target has a verdict, at the first failure (fail-fast), at the timeout, on a stop
+   request, or when a target's own watch fails (a cluster error); then the summary.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from kubedog_ci.engine import diagnosis, problems
+from kubedog_ci.engine.budget import Budget
+from kubedog_ci.engine.events import Event, LogEnded, LogLine, ObjectEvent, Synced, WatchFailed
+from kubedog_ci.engine.objects import is_pod_ready, meta, uid
+from kubedog_ci.engine.outcome import Options, Outcome, TargetResult
+from kubedog_ci.engine.problems import Problem
+from kubedog_ci.engine.producers import LOG_TAIL_TIMEOUT, ClusterProducers, Producers
+from kubedog_ci.engine.sink import EventNotice, LogRecord, Sink, StatusChange
+from kubedog_ci.engine.state import (
+    CONTROLLER_REVISIONS,
+    EVENTS,
+    PODS,
+    REPLICASETS,
+    TargetState,
+    View,
+    current_pods,
+    current_replicaset,
+    replicas,
+)
+from kubedog_ci.engine.target import Target, TargetKey, labels
+from kubedog_ci.kube.connect import Cluster
+from kubedog_ci.kube.discovery import Resource
+from kubedog_ci.kube.logs import parse_timestamp_ns
+from kubedog_ci.reasons import ReasonClass
+from kubedog_ci.rules import RULES, State, Verdict, evaluate
+
+TICK = 0.05
+"""Seconds the consumer waits for an event before it checks timers (grace periods, timeout, stop)."""
+BATCH = 1000
+"""Queued items handled between two timer checks."""
+DRAIN_QUIET, DRAIN_MAX = 0.2, 3.0
+"""At the end, log lines still in flight are printed until none came for DRAIN_QUIET seconds (and every
+finished Pod's log has been read to its end), for at most DRAIN_MAX seconds."""
+ORPHAN_EVENTS = 1000
+"""Events about Pods not known yet (the Event watch can beat the Pod watch), kept to replay."""
+POD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "Pod"})
+RELATED = {(PODS.group, PODS.plural): POD_KINDS, (REPLICASETS.group, REPLICASETS.plural): {"Deployment"},
+           (CONTROLLER_REVISIONS.group, CONTROLLER_REVISIONS.plural): {"DaemonSet"}}
+"""Related types (kept in the View) and the target kinds whose current Pods a change of them may change."""
+SUBJECT_PREFIX = {"Pod": "po", "ReplicaSet": "rs"}
+OWN_EVENT_KINDS = frozenset({"StatefulSet", "DaemonSet"})
+"""Kinds whose own Events are failure signs: their controllers report a Pod they cannot create (quota,
+admission) only as a FailedCreate Event. Other kinds' own Events repeat what their conditions say, and the
+rule reads the conditions."""
+
+
+class Interrupt:
+    """A stop request from a signal handler: sets the event the consumer polls and remembers the signal."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum: int | None = None
+
+    def request(self, signum: int) -> None:
+        self.signum = signum
+        self.event.set()
+
+
+@dataclass
+class _PendingDiagnosis:
+    """A failure whose diagnosis waits for the crashed container's log (read off the consumer's thread)."""
+
+    state: TargetState
+    cause: Problem | None
+    by_rule: bool
+    budget: str | None
+    future: Future[list[str]] | None
+    deadline: float
+
+
+def _rfc3339(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _key_of(resource: Resource, obj: dict) -> TargetKey:
+    return (resource.group, resource.plural, meta(obj).get("namespace") or "", meta(obj).get("name") or "")
+
+
+class Tracker:
+    """One run's consumer. `clock` is monotonic (grace periods, timeout); `wall` dates Events and logs."""
+
+    def __init__(self, targets: list[Target], options: Options, sink: Sink, producers: Producers, *,
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
+        self.options = options
+        self.sink = sink
+        self.producers = producers
+        self.queue = producers.queue
+        self.clock = clock
+        self.started = clock()
+        self.started_wall = wall()
+        names = labels(targets)
+        self.states: dict[TargetKey, TargetState] = {}
+        for target in targets:
+            self.states.setdefault(target.key, TargetState(
+                target, names[target.key], Budget(0, options.grace_scale), self.started))
+        self.view = View()
+        self.synced: set[tuple[str, str, str]] = set()
+        self.followers: dict[tuple[str, str], tuple[str, str, threading.Event]] = {}
+        """(pod uid, container) -> (namespace, pod name, the follower's stop event): by uid, because a
+        StatefulSet's replacement Pod has the old one's name, and its follower ends with the old Pod."""
+        self.ended: set[tuple[str, str, str]] = set()
+        """(namespace, pod, container) of the followers that reported LogEnded."""
+        self.orphans: OrderedDict[str, list[dict]] = OrderedDict()
+        self.diagnoses: list[_PendingDiagnosis] = []
+        self.cluster_error: str | None = None
+        self.since = None if options.logs_since is None else _rfc3339(self.started_wall - options.logs_since)
+
+    # --- the run --------------------------------------------------------------------------------------------
+
+    def watches(self) -> list[tuple[Resource, str | None]]:
+        """The shared watches the targets need, each once."""
+        wanted: dict[tuple[str, str, str], tuple[Resource, str | None]] = {}
+        for state in self.states.values():
+            for resource, namespace in self._needs(state.target):
+                wanted.setdefault((resource.group, resource.plural, namespace), (resource, namespace or None))
+        return list(wanted.values())
+
+    @staticmethod
+    def _needs(target: Target) -> list[tuple[Resource, str]]:
+        """The watches whose view a target is judged from: its own type, and the related types of its kind."""
+        needs = [(target.resource, target.namespace)]
+        if target.namespace:
+            needs.append((EVENTS, target.namespace))
+            if target.kind in POD_KINDS:
+                needs.append((PODS, target.namespace))
+            if target.kind == "Deployment":
+                needs.append((REPLICASETS, target.namespace))
+            if target.kind == "DaemonSet":
+                needs.append((CONTROLLER_REVISIONS, target.namespace))
+        return needs
+
+    def _complete(self, state: TargetState) -> bool:
+        """True once every watch the target is judged from has listed: before that, a Job that failed before
+        the run looks like one without Pods, and its diagnosis would miss the Pod that failed."""
+        return all((resource.group, resource.plural, namespace) in self.synced
+                   for resource, namespace in self._needs(state.target))
+
+    def run(self, interrupt: Interrupt | None = None) -> Outcome:
+        """Start the watches, consume until the run ends, report the summary and return the outcome."""
+        interrupt = interrupt or Interrupt()
+        try:
+            for resource, namespace in self.watches():
+                self.producers.watch(resource, namespace)
+            timed_out = False
+            while not self._over(interrupt):
+                if self.options.timeout and self.clock() - self.started >= self.options.timeout:
+                    timed_out = True
+                    break
+                self._consume(interrupt)
+                self.tick()
+            self._drain_logs()
+            self._finish_diagnoses(wait=True)
+            outcome = self.outcome(timed_out, interrupt.signum)
+        finally:
+            self.producers.close()
+        self.sink.summary(outcome)
+        return outcome
+
+    def _consume(self, interrupt: Interrupt) -> None:
+        """Handle what is queued (waiting up to TICK for the first item), at most BATCH items, so timers and
+        the timeout are checked even while a busy cluster keeps the queue full."""
+        try:
+            self.handle(self.queue.get(timeout=TICK))
+        except queue.Empty:
+            return
+        for _ in range(BATCH):
+            if self._over(interrupt):
+                return
+            try:
+                self.handle(self.queue.get_nowait())
+            except queue.Empty:
+                return
+
+    def _over(self, interrupt: Interrupt) -> bool:
+        if interrupt.event.is_set() or self.cluster_error is not None:
+            return True
+        states = self.states.values()
+        if self.options.fail_fast and any(s.state is State.FAILED for s in states):
+            return True
+        return all(s.final for s in states)
+
+    def tick(self) -> None:
+        """Timers: grace periods that ran out, and diagnoses whose log has arrived."""
+        now = self.clock()
+        for state in self.states.values():
+            if not state.final:
+                decided = state.budget.tick(now)
+                if decided is not None:
+                    self._fail_by_budget(state, decided)
+        self._finish_diagnoses(wait=False)
+
+    def outcome(self, timed_out: bool, signum: int | None) -> Outcome:
+        now = self.clock()
+        results = []
+        for state in self.states.values():
+            message = state.message
+            if not state.final and timed_out:
+                message = f"timed out: {message}" if message else "timed out"
+            results.append(TargetResult(state.target, state.label, state.state, state.reason, message,
+                                        (state.finished or now) - state.started, state.diagnosis, state.warnings))
+        return Outcome(results, timed_out and not any(r.state is State.FAILED for r in results), signum,
+                       self.cluster_error, now - self.started)
+
+    # --- events from the queue ------------------------------------------------------------------------------
+
+    def handle(self, item: Event) -> None:
+        if isinstance(item, ObjectEvent):
+            self._object(item)
+        elif isinstance(item, LogLine):
+            self._log(item)
+        elif isinstance(item, Synced):
+            self._synced(item)
+        elif isinstance(item, WatchFailed):
+            self._watch_failed(item)
+        elif isinstance(item, LogEnded):
+            self.ended.add((item.namespace, item.pod, item.container))
+            if not item.reason.startswith(("terminated", "pod ")):
+                self.sink.notice(f"log of po/{item.pod} [{item.container}] ended: {item.reason}")
+
+    def _object(self, item: ObjectEvent) -> None:
+        resource, obj = item.resource, item.obj
+        state = self.states.get(_key_of(resource, obj))
+        if (resource.group, resource.plural) == (EVENTS.group, EVENTS.plural):
+            self._event(obj)
+            return
+        if state is not None:
+            self._target_changed(state, item.type, obj)
+        kinds = RELATED.get((resource.group, resource.plural))
+        if kinds is None:
+            return
+        self.view.apply(resource, item.type, obj)
+        namespace = meta(obj).get("namespace") or ""
+        for other in self.states.values():
+            if other.target.namespace == namespace and other.target.kind in kinds and other is not state:
+                self._refresh(other)
+
+    def _target_changed(self, state: TargetState, change: str, obj: dict) -> None:
+        if state.final:
+            return
+        if change == "DELETED":
+            subject = f'{state.target.kind.lower()} "{state.target.name}"'
+            self._fail(state, Verdict(State.FAILED, "Deleted", f"{subject} was deleted while tracked"), None,
+                       by_rule=True)
+            return
+        state.obj = obj
+        self._refresh(state)
+
+    def _synced(self, item: Synced) -> None:
+        resource = item.resource
+        self.synced.add((resource.group, resource.plural, item.namespace or ""))
+        for state in self.states.values():
+            if state.final or not self._complete(state):
+                continue
+            if state.obj is not None:
+                self._refresh(state)
+            else:
+                target = state.target
+                where = f' in namespace "{target.namespace}"' if target.namespace else ""
+                self._report(state, Verdict(State.PROGRESSING, "NotFound",
+                                            f"{target.label} not found{where}: waiting for it to be created"))
+
+    def _watch_failed(self, item: WatchFailed) -> None:
+        resource = item.resource
+        is_target = any((s.target.resource.group, s.target.resource.plural, s.target.namespace or None)
+                        == (resource.group, resource.plural, item.namespace) for s in self.states.values())
+        if is_target:
+            self.cluster_error = item.message
+        else:
+            self.sink.notice(f"{item.message}; continuing without {resource.plural}")
+
+    # --- judging a target ----------------------------------------------------------------------------------
+
+    def _refresh(self, state: TargetState) -> None:
+        """Re-read a target after its object or a related one changed: Pods, budget, signs, verdict."""
+        if state.final or state.obj is None or not self._complete(state):
+            return
+        obj, now = state.obj, self.clock()
+        state.budget.allowed = self.options.failures_allowed_per_replica * replicas(obj)
+        pods = {uid(pod): pod for pod in current_pods(obj, self.view)}
+        previous, state.pods = state.pods, pods
+        for gone in set(previous) - set(pods):
+            state.budget.forget(gone)
+            self._unfollow(previous[gone])
+        fresh = set(pods) - set(previous)
+        for pod_uid, pod in pods.items():
+            if pod_uid in fresh:
+                for event in self.orphans.pop(pod_uid, []):
+                    self._event_for(state, event, pod)
+                    if state.final:
+                        return
+            if self._pod_signs(state, pod, now):
+                return
+        for sign in self._object_signs(state):
+            decided = state.budget.observe(sign, now)
+            if decided is not None:
+                self._fail_by_budget(state, decided)
+                return
+        self._judge(state)
+
+    def _object_signs(self, state: TargetState) -> list[Problem]:
+        """Signs on the target itself or its current ReplicaSet (conditions that carry live failures)."""
+        obj = state.obj or {}
+        kind = obj.get("kind")
+        if kind == "ReplicaSet":
+            return problems.replicaset_problems(obj)
+        if kind == "Deployment":
+            rs = current_replicaset(obj, self.view.in_namespace(REPLICASETS, state.target.namespace))
+            return problems.replicaset_problems(rs) if rs else []
+        group = (obj.get("apiVersion") or "").rpartition("/")[0]
+        if (group, kind) not in RULES:
+            return problems.custom_problems(obj, "")
+        return []
+
+    def _pod_signs(self, state: TargetState, pod: dict, now: float) -> bool:
+        """Weigh one current Pod's status signs and follow its logs; True when it failed the target."""
+        pod_uid = uid(pod)
+        signs = problems.pod_problems(pod, job_pod=state.target.kind == "Job")
+        state.budget.showing(pod_uid, problems.STATUS, {(sign.key, sign.reason) for sign in signs})
+        if is_pod_ready(pod):
+            state.budget.showing(pod_uid, problems.EVENT, set())
+        if self.options.logs:
+            self._follow(pod)
+        for sign in signs:
+            decided = state.budget.observe(sign, now)
+            if decided is not None:
+                self._fail_by_budget(state, decided)
+                return True
+        return False
+
+    def _judge(self, state: TargetState) -> None:
+        verdict = evaluate(state.obj or {})
+        if state.target.kind == "Pod" and verdict.state is State.FAILED and \
+                ((state.obj or {}).get("status") or {}).get("phase") != "Failed":
+            # A running Pod's container errors are the live engine's to weigh, with grace periods and the
+            # budget; the rule fails them at once because one snapshot has nothing better to go on.
+            verdict = Verdict(State.PROGRESSING, verdict.reason, verdict.message)
+        if verdict.state is State.FAILED:
+            self._fail(state, verdict, self._culprit(state), by_rule=True)
+        elif verdict.state is State.READY:
+            state.final, state.finished = True, self.clock()
+            self._report(state, verdict)
+        else:
+            self._report(state, verdict)
+
+    def _culprit(self, state: TargetState) -> Problem | None:
+        """The Pod sign behind a failure the resource's own status declared (a Job's exits included)."""
+        candidates = [*state.budget.counted(), *state.budget.pending()]
+        for pod in state.pods.values():
+            candidates += problems.pod_problems(pod)
+        candidates += self._object_signs(state)
+        return diagnosis.culprit(candidates)
+
+    def _report(self, state: TargetState, verdict: Verdict) -> None:
+        state.state, state.reason, state.message, state.warnings = (verdict.state, verdict.reason, verdict.message,
+                                                                    verdict.warnings)
+        shown = (str(verdict.state), verdict.reason, verdict.message)
+        if shown != state.reported:
+            state.reported = shown
+            self.sink.status(StatusChange(state.label, verdict.state, verdict.reason, verdict.message,
+                                          verdict.warnings))
+
+    # --- failing --------------------------------------------------------------------------------------------
+
+    def _fail_by_budget(self, state: TargetState, cause: Problem) -> None:
+        budget = None
+        if cause.classification.cls is ReasonClass.FAILURE:
+            per_replica = self.options.failures_allowed_per_replica
+            count = replicas(state.obj or {})
+            budget = (f"{state.budget.failures} failures counted, {state.budget.allowed} allowed "
+                      f"({per_replica} per replica x {count} replica{'' if count == 1 else 's'})")
+        self._fail(state, Verdict(State.FAILED, cause.reason, cause.describe()), cause, by_rule=False,
+                   budget=budget)
+
+    def _fail(self, state: TargetState, verdict: Verdict, cause: Problem | None, *, by_rule: bool,
+              budget: str | None = None) -> None:
+        state.final, state.finished = True, self.clock()
+        self._report(state, verdict)
+        future = None
+        if diagnosis.wants_log(cause) and cause is not None:
+            future = self.producers.log_tail(state.target.namespace, cause.pod or "", cause.container or "",
+                                             bool(cause.crashed_previous), diagnosis.LOG_TAIL_LINES)
+        self.diagnoses.append(_PendingDiagnosis(state, cause, by_rule, budget, future,
+                                                self.clock() + LOG_TAIL_TIMEOUT))
+        self._finish_diagnoses(wait=False)
+
+    def _finish_diagnoses(self, *, wait: bool) -> None:
+        """Print each diagnosis whose log tail is in (or failed, or took too long); keep the others."""
+        waiting = []
+        for pending in self.diagnoses:
+            future = pending.future
+            if future is not None and not future.done() and not wait and self.clock() < pending.deadline:
+                waiting.append(pending)
+                continue
+            tail, error = None, None
+            if future is not None:
+                try:
+                    tail = future.result(timeout=max(0.0, pending.deadline - self.clock()))
+                except Exception as err:  # the log is evidence, not a requirement: say why it is missing
+                    error = _log_error(err)
+            state = pending.state
+            state.diagnosis = diagnosis.diagnose(
+                state.label, state.target.namespace, state.reason, state.message, pending.cause,
+                by_rule=pending.by_rule, warnings=list(state.recent_warnings.values()), budget=pending.budget,
+                log_tail=tail, log_error=error)
+            self.sink.failed(state.diagnosis)
+        self.diagnoses = waiting
+
+    # --- Events ---------------------------------------------------------------------------------------------
+
+    def _event(self, event: dict) -> None:
+        stamp = event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp") or \
+            meta(event).get("creationTimestamp") or ""
+        at = parse_timestamp_ns(stamp)
+        if at is not None and at < math.floor(self.started_wall) * 1_000_000_000:
+            return  # from before this run: about an earlier rollout, or already resolved
+        regarding = event.get("involvedObject") or {}
+        namespace, name, kind = regarding.get("namespace") or "", regarding.get("name") or "", regarding.get("kind")
+        owners = []
+        for state in self.states.values():
+            target, obj = state.target, state.obj or {}
+            if target.kind == kind and target.name == name and target.namespace == namespace:
+                owners.append((state, obj))
+            elif kind == "Pod" and regarding.get("uid") in state.pods:
+                owners.append((state, state.pods[regarding["uid"]]))
+            elif kind == "ReplicaSet" and target.kind == "Deployment" and target.namespace == namespace:
+                rs = current_replicaset(obj, self.view.in_namespace(REPLICASETS, namespace)) if obj else None
+                if rs is not None and meta(rs).get("name") == name:
+                    owners.append((state, rs))
+        if not owners and kind == "Pod" and regarding.get("uid"):
+            self.orphans.setdefault(regarding["uid"], []).append(event)
+            self.orphans.move_to_end(regarding["uid"])
+            while len(self.orphans) > ORPHAN_EVENTS:
+                self.orphans.popitem(last=False)
+        for state, involved in owners:
+            if not state.final:
+                self._event_for(state, event, involved)
+
+    def _event_for(self, state: TargetState, event: dict, involved: dict) -> None:
+        regarding = event.get("involvedObject") or {}
+        kind, name = regarding.get("kind"), regarding.get("name") or ""
+        subject = f"{SUBJECT_PREFIX[kind]}/{name}" if kind in SUBJECT_PREFIX else state.label
+        reason = event.get("reason") or ""
+        if reason == "TriggeredScaleUp":
+            state.budget.scaled_up(regarding.get("uid") or "", self.clock())
+        if event.get("type") == "Warning":
+            notice = EventNotice(state.label, subject, "Warning", reason, event.get("message") or "",
+                                 int(event.get("count") or 1))
+            if state.remember(notice):
+                self.sink.event(notice)
+        if kind not in SUBJECT_PREFIX and state.target.kind not in OWN_EVENT_KINDS:
+            return
+        sign = problems.event_problem(event, "" if subject == state.label else subject,
+                                      involved if kind == "Pod" else None, job_pod=state.target.kind == "Job")
+        if sign is not None:
+            decided = state.budget.observe(sign, self.clock())
+            if decided is not None:
+                self._fail_by_budget(state, decided)
+
+    # --- logs -----------------------------------------------------------------------------------------------
+
+    def _follow(self, pod: dict) -> None:
+        """Follow every started container of a current Pod, init containers too, once per container: the
+        follower itself moves on to the next instance when a container restarts."""
+        namespace, name, pod_uid = meta(pod).get("namespace") or "", meta(pod).get("name") or "", uid(pod)
+        status = pod.get("status") or {}
+        for entry in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+            key = (pod_uid, entry.get("name") or "")
+            state = entry.get("state") or {}
+            started = state.get("running") or state.get("terminated") or (entry.get("lastState") or {}).get(
+                "terminated")
+            if started and key not in self.followers:
+                self.followers[key] = (namespace, name, self.producers.follow(namespace, name, key[1], self.since))
+
+    def _unfollow(self, pod: dict) -> None:
+        """Stop following a Pod that left the current revision of every target."""
+        pod_uid = uid(pod)
+        if any(pod_uid in state.pods for state in self.states.values()):
+            return
+        for key in [key for key in self.followers if key[0] == pod_uid]:
+            self.followers.pop(key)[2].set()
+
+    def _log(self, line: LogLine) -> None:
+        for state in self.states.values():
+            if state.target.namespace == line.namespace and any(
+                    meta(pod).get("name") == line.pod for pod in state.pods.values()):
+                self.sink.log(LogRecord(state.label, line.pod, line.container, line.text))
+                return
+
+    def _drain_logs(self) -> None:
+        """Print the log lines already on their way, so a Job's last words are not cut off by its verdict:
+        until no line came for DRAIN_QUIET seconds and the logs of finished Pods have been read to their end,
+        at most DRAIN_MAX seconds. Other items are dropped: the run is over."""
+        if not self.followers:
+            return
+        deadline = self.clock() + DRAIN_MAX
+        last_line = self.clock()
+        while self.clock() < deadline:
+            try:
+                item = self.queue.get(timeout=DRAIN_QUIET)
+            except queue.Empty:
+                item = None
+            if isinstance(item, LogLine | LogEnded):
+                self.handle(item)
+                last_line = self.clock()
+            elif isinstance(item, ObjectEvent) and (item.resource.group, item.resource.plural) == (
+                    PODS.group, PODS.plural):
+                self.view.apply(item.resource, item.type, item.obj)
+            if self.clock() - last_line >= DRAIN_QUIET and not self._finished_logs_pending():
+                return
+
+    def _finished_logs_pending(self) -> bool:
+        """Whether a Pod that has finished (Succeeded or Failed) still has a log being read to its end."""
+        for (_, container), (namespace, name, _) in self.followers.items():
+            pod = self.view.get(PODS, namespace, name)
+            phase = ((pod or {}).get("status") or {}).get("phase")
+            if phase in ("Succeeded", "Failed") and (namespace, name, container) not in self.ended:
+                return True
+        return False
+
+
+def _log_error(err: Exception) -> str:
+    status = getattr(err, "status", None)
+    reason = getattr(err, "reason", None)
+    return f"could not be read ({status} {reason})" if status else f"could not be read ({err or type(err).__name__})"
+
+
+def track(cluster: Cluster, targets: list[Target], options: Options, sink: Sink,
+          interrupt: Interrupt | None = None) -> Outcome:
+    """Track `targets` until each is ready or failed (see the module docstring); the CLI's entry point."""
+    producers = ClusterProducers(cluster.api, api_timeout=options.api_timeout)
+    return Tracker(targets, options, sink, producers).run(interrupt)

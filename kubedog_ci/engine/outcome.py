@@ -1,0 +1,92 @@
+"""What a run is asked to do (Options) and what it found (Outcome): the contract between the CLI and the engine.
+
+The engine never picks an exit code; the CLI turns an Outcome into one, so the other commands (follow,
+apply-and-track) can reuse the same outcome with their own rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kubedog_ci.engine.target import Target
+from kubedog_ci.rules import State
+
+
+@dataclass(frozen=True)
+class Options:
+    """`timeout` 0 means none. `logs_since`: None for all lines, else seconds before the start of tracking
+    (0 is "now"). `grace_scale` multiplies every grace period of the reason table."""
+
+    timeout: float = 600.0
+    logs: bool = True
+    logs_since: float | None = 0.0
+    fail_fast: bool = True
+    failures_allowed_per_replica: int = 1
+    grace_scale: float = 1.0
+    api_timeout: float = 60.0
+    """Seconds the API may stay unreachable before a watcher gives up (a cluster error)."""
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Why one resource failed. `lines()` is the block the terminal prints; the fields serve other sinks.
+    `headline` is its first line and names the root cause."""
+
+    target: str
+    headline: str
+    reason: str
+    message: str
+    details: tuple[tuple[str, str], ...] = ()
+    """(label, value) rows: pod, container, reason, message, exit code, restarts, ..."""
+    log_title: str = ""
+    log_tail: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    """Recent Warning events, oldest first, one line each."""
+
+    def lines(self) -> list[str]:
+        out = [self.headline]
+        width = max((len(label) for label, _ in self.details), default=0) + 1
+        out += [f"  {(label + ':').ljust(width)} {value}" for label, value in self.details]
+        if self.log_tail:
+            out.append(f"  {self.log_title}:")
+            out += [f"    | {line}" for line in self.log_tail]
+        elif self.log_title:
+            out.append(f"  {self.log_title}")
+        if self.warnings:
+            out.append("  recent Warning events:")
+            out += [f"    {line}" for line in self.warnings]
+        return out
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """One target at the end of the run. `state` is progressing for one that had no verdict yet."""
+
+    target: Target
+    label: str
+    state: State
+    reason: str
+    message: str
+    duration: float
+    diagnosis: Diagnosis | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The run's result. `stopped_by` is the signal number when a signal ended it; `cluster_error` the message
+    when the cluster could not be watched."""
+
+    results: list[TargetResult] = field(default_factory=list)
+    timed_out: bool = False
+    stopped_by: int | None = None
+    cluster_error: str | None = None
+    duration: float = 0.0
+
+    @property
+    def failed(self) -> list[TargetResult]:
+        return [result for result in self.results if result.state is State.FAILED]
+
+    @property
+    def all_ready(self) -> bool:
+        return all(result.state is State.READY for result in self.results)

@@ -1,0 +1,80 @@
+"""The producer side the consumer starts: shared watchers, log followers, and one-off log reads for diagnoses.
+
+The consumer asks for these through the small `Producers` interface, so it can be driven in tests by a fake
+that records what was asked and lets the test put events on the queue itself; the consumer never touches the
+Kubernetes client.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
+
+from kubernetes import client
+
+from kubedog_ci.kube.discovery import Resource
+
+LOG_TAIL_TIMEOUT = 10.0
+"""Seconds a diagnosis waits for the crashed container's log before it is printed without it."""
+
+
+class Producers(Protocol):
+    """What the consumer may start. Everything started puts its reports on `queue`."""
+
+    queue: queue.Queue
+
+    def watch(self, resource: Resource, namespace: str | None) -> None:
+        """List then watch `resource` in `namespace` (None: cluster-scoped or all)."""
+
+    def follow(self, namespace: str, pod: str, container: str, since: str | None) -> threading.Event:
+        """Follow a container's log (across its restarts); setting the returned event stops it."""
+
+    def log_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int) -> Future[list[str]]:
+        """The last `lines` lines of a container's log, read off the consumer's thread."""
+
+    def close(self) -> None:
+        """Stop everything started; producers are daemon threads, so nothing is joined."""
+
+
+class ClusterProducers:
+    """Informer and LogFollower threads against a real (or simulated) API server."""
+
+    def __init__(self, api: client.ApiClient, *, api_timeout: float) -> None:
+        self.queue: queue.Queue = queue.Queue()
+        self._api = api
+        self._api_timeout = api_timeout
+        self._stop = threading.Event()
+        self._follower_stops: list[threading.Event] = []
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="log-tail")
+
+    def watch(self, resource: Resource, namespace: str | None) -> None:
+        from kubedog_ci.kube.informer import Informer
+
+        Informer(self._api, resource, namespace, self.queue, stop=self._stop, api_timeout=self._api_timeout).start()
+
+    def follow(self, namespace: str, pod: str, container: str, since: str | None) -> threading.Event:
+        from kubedog_ci.kube.logs import LogFollower
+
+        stop = threading.Event()
+        self._follower_stops.append(stop)
+        LogFollower(self._api, namespace, pod, container, self.queue, since=since, stop=stop,
+                    api_timeout=self._api_timeout).start()
+        return stop
+
+    def log_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int) -> Future[list[str]]:
+        return self._pool.submit(self._read_tail, namespace, pod, container, previous, lines)
+
+    def _read_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int) -> list[str]:
+        text = client.CoreV1Api(self._api).read_namespaced_pod_log(
+            pod, namespace, container=container, previous=previous, tail_lines=lines,
+            _request_timeout=LOG_TAIL_TIMEOUT)
+        return str(text or "").splitlines()
+
+    def close(self) -> None:
+        self._stop.set()
+        for stop in self._follower_stops:
+            stop.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+

@@ -1,0 +1,198 @@
+"""What the consumer knows about the cluster: the objects its watchers reported, and which Pods belong to the
+current revision of each tracked workload.
+
+Only the current revision's Pods are judged and their logs followed: during a rolling update the old revision's
+Pods crash-looping or being deleted say nothing about the new one, and their logs would only mislead.
+A workload whose controller has not yet observed its latest spec has no current Pods yet: its revision fields
+still describe the previous spec.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kubedog_ci.engine.budget import Budget
+from kubedog_ci.engine.objects import controller_uid, is_observed, meta, uid
+from kubedog_ci.engine.outcome import Diagnosis
+from kubedog_ci.engine.sink import EventNotice
+from kubedog_ci.engine.target import Target
+from kubedog_ci.kube.discovery import Resource
+from kubedog_ci.rules import State
+
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+REVISION_HASH_LABEL = "controller-revision-hash"
+TEMPLATE_GENERATION_LABEL = "pod-template-generation"
+TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
+JOB_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
+"""The Job controller's label on its Pods; the unprefixed one is what clusters before 1.27 set."""
+
+PODS = Resource("", "v1", "pods", "pod", "Pod", True, ("po",))
+EVENTS = Resource("", "v1", "events", "event", "Event", True, ("ev",))
+REPLICASETS = Resource("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",))
+CONTROLLER_REVISIONS = Resource("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision",
+                                True)
+"""The related types the engine watches beside its targets; stable APIs, so no discovery round trip is needed."""
+
+RECENT_WARNINGS = 10
+"""Warning events kept per target for its diagnosis."""
+
+ObjectKey = tuple[str, str]
+"""(namespace, name) within one resource type."""
+
+
+class View:
+    """The latest version of every object of the related types, per namespace, as the watchers reported them."""
+
+    def __init__(self) -> None:
+        self._objects: dict[tuple[str, str], dict[ObjectKey, dict]] = {}
+
+    def apply(self, resource: Resource, change: str, obj: dict) -> None:
+        """Record an ADDED/MODIFIED/DELETED object of a related type."""
+        store = self._objects.setdefault((resource.group, resource.plural), {})
+        key = (meta(obj).get("namespace") or "", meta(obj).get("name") or "")
+        if change == "DELETED":
+            store.pop(key, None)
+        else:
+            store[key] = obj
+
+    def get(self, resource: Resource, namespace: str, name: str) -> dict | None:
+        return self._objects.get((resource.group, resource.plural), {}).get((namespace, name))
+
+    def in_namespace(self, resource: Resource, namespace: str) -> list[dict]:
+        store = self._objects.get((resource.group, resource.plural), {})
+        return [obj for (ns, _), obj in store.items() if ns == namespace]
+
+
+def current_pods(obj: dict, view: View) -> list[dict]:
+    """The Pods of the object's current revision, by kind; other kinds have none."""
+    namespace = meta(obj).get("namespace") or ""
+    kind = obj.get("kind")
+    if kind == "Pod":
+        return [obj]
+    pods = view.in_namespace(PODS, namespace)
+    if kind == "Deployment":
+        return deployment_pods(obj, view.in_namespace(REPLICASETS, namespace), pods)
+    if kind == "StatefulSet":
+        return statefulset_pods(obj, pods)
+    if kind == "DaemonSet":
+        return daemonset_pods(obj, view.in_namespace(CONTROLLER_REVISIONS, namespace), pods)
+    if kind == "Job":
+        return job_pods(obj, pods)
+    if kind == "ReplicaSet":
+        return owned(obj, pods)
+    return []
+
+
+def owned(owner: dict, objects: Iterable[dict]) -> list[dict]:
+    """The objects `owner` controls, oldest first (so output and culprit search are stable)."""
+    found = [obj for obj in objects if controller_uid(obj) == uid(owner)]
+    return sorted(found, key=lambda obj: (meta(obj).get("creationTimestamp") or "", meta(obj).get("name") or ""))
+
+
+def current_replicaset(deployment: dict, replicasets: Iterable[dict]) -> dict | None:
+    """The Deployment's ReplicaSet of its newest revision: the one whose revision annotation equals the
+    Deployment's (the controller stamps both with the same number)."""
+    if not is_observed(deployment):
+        return None
+    revision = (meta(deployment).get("annotations") or {}).get(REVISION_ANNOTATION)
+    if revision is None:
+        return None
+    return next((rs for rs in owned(deployment, replicasets)
+                 if (meta(rs).get("annotations") or {}).get(REVISION_ANNOTATION) == revision), None)
+
+
+def deployment_pods(deployment: dict, replicasets: Iterable[dict], pods: Iterable[dict]) -> list[dict]:
+    """Deployment → the ReplicaSet of the newest revision → its Pods with that pod-template-hash."""
+    rs = current_replicaset(deployment, replicasets)
+    if rs is None:
+        return []
+    template_hash = (meta(rs).get("labels") or {}).get("pod-template-hash")
+    return [pod for pod in owned(rs, pods)
+            if template_hash is None or (meta(pod).get("labels") or {}).get("pod-template-hash") == template_hash]
+
+
+def statefulset_pods(sts: dict, pods: Iterable[dict]) -> list[dict]:
+    """Pods whose controller-revision-hash is status.updateRevision (with a partition, only those updated)."""
+    revision = (sts.get("status") or {}).get("updateRevision")
+    if not revision or not is_observed(sts):
+        return []
+    return [pod for pod in owned(sts, pods) if (meta(pod).get("labels") or {}).get(REVISION_HASH_LABEL) == revision]
+
+
+def daemonset_pods(ds: dict, revisions: Iterable[dict], pods: Iterable[dict]) -> list[dict]:
+    """Pods whose controller-revision-hash is the newest ControllerRevision's, or whose pod-template-generation
+    is the DaemonSet's template generation (what the controller itself checks)."""
+    if not is_observed(ds):
+        return []
+    newest = max(owned(ds, revisions), key=lambda rev: int(rev.get("revision") or 0), default=None)
+    revision_hash = (meta(newest).get("labels") or {}).get(REVISION_HASH_LABEL) if newest else None
+    annotations = meta(ds).get("annotations") or {}
+    generation = str(annotations.get(TEMPLATE_GENERATION_ANNOTATION) or meta(ds).get("generation") or "")
+    current = []
+    for pod in owned(ds, pods):
+        labels = meta(pod).get("labels") or {}
+        if (revision_hash and labels.get(REVISION_HASH_LABEL) == revision_hash) or (
+                generation and labels.get(TEMPLATE_GENERATION_LABEL) == generation):
+            current.append(pod)
+    return current
+
+
+def job_pods(job: dict, pods: Iterable[dict]) -> list[dict]:
+    """Pods labelled with the Job's uid: the Job controller's own selector, adoption or not."""
+    job_uid = uid(job)
+    found = [pod for pod in pods
+             if any((meta(pod).get("labels") or {}).get(label) == job_uid for label in JOB_UID_LABELS)]
+    return sorted(found, key=lambda obj: (meta(obj).get("creationTimestamp") or "", meta(obj).get("name") or ""))
+
+
+def replicas(obj: dict) -> int:
+    """How many Pods the object runs at once: the multiplier of its failure budget."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    kind = obj.get("kind")
+    if kind == "Pod":
+        return 0 if spec.get("restartPolicy") == "Never" else 1
+    if kind == "DaemonSet":
+        return int(status.get("desiredNumberScheduled") or 0)
+    if kind == "Job":
+        return int(1 if spec.get("parallelism") is None else spec["parallelism"])
+    if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+        return int(1 if spec.get("replicas") is None else spec["replicas"])
+    return 0
+
+
+@dataclass
+class TargetState:
+    """Everything the consumer keeps about one target: its object, its current-revision Pods, its budget and
+    its verdict. `final` once it is ready or failed: a verdict, once given, is not taken back."""
+
+    target: Target
+    label: str
+    budget: Budget
+    started: float
+    obj: dict | None = None
+    pods: dict[str, dict] = field(default_factory=dict)
+    """Current-revision Pods by uid."""
+    state: State = State.PROGRESSING
+    reason: str = ""
+    message: str = ""
+    warnings: tuple[str, ...] = ()
+    final: bool = False
+    finished: float | None = None
+    diagnosis: Diagnosis | None = None
+    recent_warnings: OrderedDict[tuple[str, str, str], EventNotice] = field(default_factory=OrderedDict)
+    """The latest of each distinct Warning (subject, reason, message), most recent last."""
+    reported: tuple[str, str, str] | None = None
+    """The (state, reason, message) last reported to the sink, so only changes are reported."""
+
+    def remember(self, notice: EventNotice) -> bool:
+        """Keep a Warning for the diagnosis; True when it is news, False when it only repeats one (an Event's
+        count going up), which the output need not print again."""
+        key = (notice.subject, notice.reason, notice.message)
+        news = key not in self.recent_warnings
+        self.recent_warnings[key] = notice
+        self.recent_warnings.move_to_end(key)
+        while len(self.recent_warnings) > RECENT_WARNINGS:
+            self.recent_warnings.popitem(last=False)
+        return news
