@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from kubedog_ci.cli import exit_codes
 from kubedog_ci.cli.errors import CommandError, UsageError
+from kubedog_ci.cli.targets import add_cluster_flags, parse_resource_args
 from kubedog_ci.durations import parse_duration
 
 if TYPE_CHECKING:
@@ -47,9 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="track the objects named in this manifest file ('-' for stdin; not applied); repeatable")
     track.add_argument("-l", "--selector", metavar="SELECTOR",
                        help="track every object of the RESOURCE kinds matching this label selector")
-    track.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's, else default)")
-    track.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
-    track.add_argument("--context", help="kubeconfig context")
+    add_cluster_flags(track)
     track.add_argument("--timeout", default="10m", metavar="DURATION",
                        help="give up after this long (Go duration: 90s, 5m, 1h30m; 0 means none; default 10m)")
     track.add_argument("--logs", action=argparse.BooleanOptionalAction, default=True,
@@ -163,7 +162,6 @@ def _unique(targets: list[Target]) -> list[Target]:
 
 def _named(args: argparse.Namespace, cluster: Cluster, manifest_objects: list[dict]) -> list[Target]:
     """RESOURCE arguments and manifest objects, resolved by discovery, in order, each once."""
-    from kubedog_ci.cli.targets import parse_resource_args
     from kubedog_ci.engine.target import Target
     from kubedog_ci.kube.targets import Ref, UnknownType, fetch
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from kubedog_ci.cli import exit_codes
 from kubedog_ci.cli.errors import UsageError
+from kubedog_ci.cli.targets import add_cluster_flags, fetch_named
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -29,9 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     status.add_argument("--offline", action="store_true",
                         help="judge the objects in the files as given (with their status); no cluster needed")
     status.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
-    status.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's, else default)")
-    status.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
-    status.add_argument("--context", help="kubeconfig context")
+    add_cluster_flags(status)
     status.set_defaults(run=run)
 
 
@@ -64,8 +63,6 @@ def run(args: argparse.Namespace) -> int:
     if args.offline:
         rows = [_row(m.obj, args.namespace or m.obj["metadata"].get("namespace") or "") for m in manifests]
     else:
-        from kubedog_ci.cli.targets import fetch_named
-
         rows = [_row(f.obj, f.namespace) if f.obj is not None else
                 Row(f.resource.api_version, f.resource.kind, f.namespace, f.ref.name, "failed", "NotFound",
                     f.not_found_message)

@@ -11,6 +11,13 @@ if TYPE_CHECKING:
     from kubedog_ci.kube.targets import Fetched
 
 
+def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+    """-n, --kubeconfig and --context, worded the same for every command that reads the cluster."""
+    parser.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's, else default)")
+    parser.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    parser.add_argument("--context", help="kubeconfig context")
+
+
 def parse_resource_args(words: list[str]) -> list[tuple[str, str]]:
     """`deploy/web`, `widget.example.com/gear`, or the original kubedog's `KIND NAME` pairs -> (type, name)."""
     pairs: list[tuple[str, str]] = []
