@@ -42,30 +42,54 @@ def register(commands: argparse._SubParsersAction) -> None:
         "as every resource is ready (0) or one has failed (1, with a diagnosis naming the root cause). "
         "Other exit codes: 2 usage or input error, 3 timeout with no failure, 5 cluster error, 130 SIGINT, "
         "143 SIGTERM.")
-    track.add_argument("resources", nargs="*", metavar="RESOURCE",
-                       help="KIND/NAME, KIND.GROUP/NAME or KIND NAME; with -l, only KIND")
-    track.add_argument("-f", "--filename", action="append", default=[], metavar="FILE",
-                       help="track the objects named in this manifest file ('-' for stdin; not applied); repeatable")
-    track.add_argument("-l", "--selector", metavar="SELECTOR",
-                       help="track every object of the RESOURCE kinds matching this label selector")
-    add_cluster_flags(track)
+    add_target_flags(track, "track")
     track.add_argument("--timeout", default="10m", metavar="DURATION",
                        help="give up after this long (Go duration: 90s, 5m, 1h30m; 0 means none; default 10m)")
-    track.add_argument("--logs", action=argparse.BooleanOptionalAction, default=True,
-                       help="stream the logs of the current revision's containers (default: on)")
-    track.add_argument("--logs-since", default="now", metavar="now|all|DURATION",
-                       help="logs of already running containers from: now (default), all, or DURATION ago")
     track.add_argument("--fail-fast", action=argparse.BooleanOptionalAction, default=True,
                        help="stop at the first failed resource (default); with --no-fail-fast, wait until every "
                        "resource has a verdict")
     track.add_argument("--failures-allowed-per-replica", type=int, default=1, metavar="N",
                        help="container failures tolerated per replica before a resource fails (default 1)")
-    track.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                       help="color the output: auto (default: on a terminal unless NO_COLOR is set), always, never")
-    track.add_argument("--grace-scale", type=float, default=1.0, metavar="F",
-                       help="multiply every grace period of the reason table by F (e.g. 0.02 against "
-                       "'kubedog sim serve --time-scale 0.02'; default 1)")
     track.set_defaults(run=run_track)
+
+
+def add_target_flags(parser: argparse.ArgumentParser, verb: str) -> None:
+    """The flags `rollout track` and `follow` share: what to watch, the cluster, logs, colors, grace scale."""
+    parser.add_argument("resources", nargs="*", metavar="RESOURCE",
+                        help="KIND/NAME, KIND.GROUP/NAME or KIND NAME; with -l, only KIND")
+    parser.add_argument("-f", "--filename", action="append", default=[], metavar="FILE",
+                        help=f"{verb} the objects named in this manifest file ('-' for stdin; not applied); "
+                        "repeatable")
+    parser.add_argument("-l", "--selector", metavar="SELECTOR",
+                        help=f"{verb} every object of the RESOURCE kinds matching this label selector")
+    add_cluster_flags(parser)
+    parser.add_argument("--logs", action=argparse.BooleanOptionalAction, default=True,
+                        help="stream the logs of the current revision's containers (default: on)")
+    parser.add_argument("--logs-since", default="now", metavar="now|all|DURATION",
+                        help="logs of already running containers from: now (default), all, or DURATION ago")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="color the output: auto (default: on a terminal unless NO_COLOR is set), always, "
+                        "never")
+    parser.add_argument("--grace-scale", type=float, default=1.0, metavar="F",
+                        help="multiply every grace period of the reason table by F (e.g. 0.02 against "
+                        "'kubedog sim serve --time-scale 0.02'; default 1)")
+
+
+def logs_since(args: argparse.Namespace) -> float | None:
+    """--logs-since as Options.logs_since: None for all, else seconds before the start."""
+    if args.logs_since == "all":
+        return None
+    if args.logs_since == "now":
+        return 0.0
+    try:
+        return parse_duration(args.logs_since)
+    except ValueError as err:
+        raise UsageError(f"--logs-since: {err}; or use now or all") from err
+
+
+def check_grace_scale(args: argparse.Namespace) -> None:
+    if args.grace_scale <= 0:
+        raise UsageError(f"--grace-scale must be greater than 0, got {args.grace_scale}")
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -75,33 +99,38 @@ def _options(args: argparse.Namespace) -> Options:
         timeout = parse_duration(args.timeout)
     except ValueError as err:
         raise UsageError(f"--timeout: {err}") from err
-    since: float | None
-    if args.logs_since == "all":
-        since = None
-    elif args.logs_since == "now":
-        since = 0.0
-    else:
-        try:
-            since = parse_duration(args.logs_since)
-        except ValueError as err:
-            raise UsageError(f"--logs-since: {err}; or use now or all") from err
+    since = logs_since(args)
     if timeout < 0:
         raise UsageError(f"--timeout must not be negative, got {args.timeout}")
     if args.failures_allowed_per_replica < 0:
         raise UsageError(f"--failures-allowed-per-replica must be 0 or more, got {args.failures_allowed_per_replica}")
-    if args.grace_scale <= 0:
-        raise UsageError(f"--grace-scale must be greater than 0, got {args.grace_scale}")
+    check_grace_scale(args)
     return Options(timeout=timeout, logs=args.logs, logs_since=since, fail_fast=args.fail_fast,
                    failures_allowed_per_replica=args.failures_allowed_per_replica, grace_scale=args.grace_scale)
 
 
 def run_track(args: argparse.Namespace) -> int:
+    return exit_code(run_engine(args, _options(args)))
+
+
+def run_engine(args: argparse.Namespace, options: Options) -> Outcome:
+    """Resolve the named objects, run the engine on them with the terminal sink, and return its outcome;
+    SIGINT and SIGTERM stop it with a summary."""
     from kubedog_ci.engine.consumer import Interrupt, track
-    from kubedog_ci.kube.connect import connect
-    from kubedog_ci.manifests.reader import ManifestError, read_paths
     from kubedog_ci.output.terminal import TerminalSink, use_color
 
-    options = _options(args)
+    cluster, targets = resolve_targets(args)
+    sink = TerminalSink(sys.stdout, color=use_color(args.color, sys.stdout))
+    interrupt = Interrupt()
+    with _signals(interrupt):
+        return track(cluster, targets, options, sink, interrupt)
+
+
+def resolve_targets(args: argparse.Namespace) -> tuple[Cluster, list[Target]]:
+    """The targets named by RESOURCE arguments, -f manifests, or KINDs with -l, and the cluster they live in."""
+    from kubedog_ci.kube.connect import connect
+    from kubedog_ci.manifests.reader import ManifestError, read_paths
+
     if not args.resources and not args.filename:
         raise UsageError("name the objects: RESOURCE arguments (e.g. deploy/web), -f FILE, or KIND -l SELECTOR")
     if args.selector and (args.filename or not args.resources or any("/" in word for word in args.resources)):
@@ -117,11 +146,7 @@ def run_track(args: argparse.Namespace) -> int:
         targets = _named(args, cluster, [m.obj for m in manifests])
     if not targets:
         raise UsageError(f"no objects to track in {', '.join(args.filename)}")
-    sink = TerminalSink(sys.stdout, color=use_color(args.color, sys.stdout))
-    interrupt = Interrupt()
-    with _signals(interrupt):
-        outcome = track(cluster, targets, options, sink, interrupt)
-    return exit_code(outcome)
+    return cluster, targets
 
 
 def exit_code(outcome: Outcome) -> int:

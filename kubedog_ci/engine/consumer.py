@@ -9,7 +9,8 @@ thread, so no state is shared and the decisions can be tested by putting events 
    current ReplicaSet and Events (kubedog_ci.engine.problems), weighed by its failure budget;
 3. logs followed for every started container of the current revision's Pods, old revisions dropped;
 4. the run ends when every target has a verdict, at the first failure (fail-fast), at the timeout, on a stop
-   request, or when a target's own watch fails (a cluster error); then the summary.
+   request, or when a target's own watch fails (a cluster error); then the summary. In follow mode only the
+   last two end it: a target with a verdict re-opens when its object starts a new revision.
 """
 
 from __future__ import annotations
@@ -174,7 +175,8 @@ class Tracker:
                     break
                 self._consume(interrupt)
                 self.tick()
-            self._drain_logs()
+            if not self.options.follow:  # followed logs never go quiet: nothing to drain to
+                self._drain_logs()
             self._finish_diagnoses(wait=True)
             outcome = self.outcome(timed_out, interrupt.signum)
         finally:
@@ -200,6 +202,8 @@ class Tracker:
     def _over(self, interrupt: Interrupt) -> bool:
         if interrupt.event.is_set() or self.cluster_error is not None:
             return True
+        if self.options.follow:
+            return False
         states = self.states.values()
         if self.options.fail_fast and any(s.state is State.FAILED for s in states):
             return True
@@ -261,6 +265,9 @@ class Tracker:
                 self._refresh(other)
 
     def _target_changed(self, state: TargetState, change: str, obj: dict) -> None:
+        if self.options.follow:
+            self._followed_changed(state, change, obj)
+            return
         if state.final:
             return
         if change == "DELETED":
@@ -270,6 +277,31 @@ class Tracker:
             return
         state.obj = obj
         self._refresh(state)
+
+    def _followed_changed(self, state: TargetState, change: str, obj: dict) -> None:
+        """Follow mode: a deletion is reported and the target waits to be created again; a new revision
+        re-opens a target with a verdict, with a fresh failure budget, so its new Pods are judged and followed."""
+        if change == "DELETED":
+            for pod in state.pods.values():
+                state.budget.forget(uid(pod))
+            previous, state.pods, state.obj = state.pods, {}, None
+            for pod in previous.values():
+                self._unfollow(pod)
+            self._reopen(state)
+            subject = f'{state.target.kind.lower()} "{state.target.name}"'
+            self._report(state, Verdict(State.PROGRESSING, "Deleted",
+                                        f"{subject} was deleted: waiting for it to be created again"))
+            return
+        previous_obj, state.obj = state.obj, obj
+        if state.final and (previous_obj is None or _new_revision(previous_obj, obj)):
+            self._reopen(state)
+        self._refresh(state)
+
+    def _reopen(self, state: TargetState) -> None:
+        if state.final:
+            state.final, state.finished, state.diagnosis = False, None, None
+            state.budget = Budget(0, self.options.grace_scale)
+            state.started = self.clock()
 
     def _synced(self, item: Synced) -> None:
         resource = item.resource
@@ -298,7 +330,11 @@ class Tracker:
 
     def _refresh(self, state: TargetState) -> None:
         """Re-read a target after its object or a related one changed: Pods, budget, signs, verdict."""
-        if state.final or state.obj is None or not self._complete(state):
+        if state.obj is None or not self._complete(state):
+            return
+        if state.final:
+            if self.options.follow:
+                self._keep_following(state)
             return
         obj, now = state.obj, self.clock()
         state.budget.allowed = self.options.failures_allowed_per_replica * replicas(obj)
@@ -322,6 +358,17 @@ class Tracker:
                 self._fail_by_budget(state, decided)
                 return
         self._judge(state)
+
+    def _keep_following(self, state: TargetState) -> None:
+        """Follow mode, a target with a verdict: its current Pods are not judged any more, but the logs of those
+        that start later (the last of a revision can start after the verdict) are still followed."""
+        pods = {uid(pod): pod for pod in current_pods(state.obj or {}, self.view)}
+        previous, state.pods = state.pods, pods
+        for gone in set(previous) - set(pods):
+            self._unfollow(previous[gone])
+        if self.options.logs:
+            for pod in pods.values():
+                self._follow(pod)
 
     def _object_signs(self, state: TargetState) -> list[Problem]:
         """Signs on the target itself or its current ReplicaSet (conditions that carry live failures)."""
@@ -542,6 +589,16 @@ class Tracker:
             if phase in ("Succeeded", "Failed") and (namespace, name, container) not in self.ended:
                 return True
         return False
+
+
+def _new_revision(old: dict, new: dict) -> bool:
+    """Whether `new` starts a revision `old` did not have: its generation grew, or, for objects without one
+    (Pods), a new resourceVersion came with a changed spec."""
+    old_generation, new_generation = meta(old).get("generation"), meta(new).get("generation")
+    if old_generation is not None and new_generation is not None:
+        return int(new_generation) > int(old_generation)
+    return meta(new).get("resourceVersion") != meta(old).get("resourceVersion") and \
+        new.get("spec") != old.get("spec")
 
 
 def _log_error(err: Exception) -> str:

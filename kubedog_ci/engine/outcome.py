@@ -25,6 +25,9 @@ class Options:
     grace_scale: float = 1.0
     api_timeout: float = 60.0
     """Seconds the API may stay unreachable before a watcher gives up (a cluster error)."""
+    follow: bool = False
+    """`kubedog follow`: never end on verdicts (only on a stop request or a cluster error); a target with a
+    verdict re-opens when its object starts a new revision, and a deleted one is reported and waited for."""
 
 
 @dataclass(frozen=True)

@@ -447,3 +447,21 @@ def test_objects_named_in_manifest_files(shared_cluster: SimCluster, kc: Kube, n
     run = track(shared_cluster, ns, extra=("-f", str(path)))
     assert run.code == 0, run
     assert run.verdicts() == {"cm/settings": "ready", "deploy/web": "ready"}
+
+
+def test_same_name_in_two_namespaces_are_two_resources(shared_cluster: SimCluster, kc: Kube, ns: str,
+                                                        tmp_path: Path) -> None:
+    other = f"{ns}-b"[:63]
+    kc.core.create_namespace({"metadata": {"name": other}})
+    kc.apps.create_namespaced_deployment(ns, deployment("web"))
+    broken = deployment("web", spec=pod_spec(image="registry.example/does-not-exist:v2"))
+    kc.apps.create_namespaced_deployment(other, broken)
+    path = tmp_path / "both.yaml"
+    path.write_text(yaml.safe_dump_all([{**deployment("web"), "metadata": {"name": "web", "namespace": ns}},
+                                        {**broken, "metadata": {"name": "web", "namespace": other}}]))
+    done = subprocess.run([*KUBEDOG, "-f", str(path), "--kubeconfig", shared_cluster.kubeconfig, "--timeout", "30s",
+                           "--no-fail-fast", *SCALE], capture_output=True, text=True, timeout=60)
+    run = Run(done)
+    assert run.code == 1, run
+    assert run.verdicts() == {f"{ns}/deploy/web": "ready", f"{other}/deploy/web": "FAILED"}
+    assert run.headline(f"{other}/deploy/web").startswith(f"{other}/deploy/web FAILED: po/web-")
