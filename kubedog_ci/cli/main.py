@@ -13,10 +13,18 @@ import sys
 from collections.abc import Sequence
 
 from kubedog_ci import __version__
-from kubedog_ci.cli import exit_codes, follow_command, rollout_command, sim_command, status_command
+from kubedog_ci.cli import (
+    apply_command,
+    demo_command,
+    exit_codes,
+    follow_command,
+    rollout_command,
+    sim_command,
+    status_command,
+)
 from kubedog_ci.cli.errors import CommandError, UsageError
 
-COMMANDS = (status_command, rollout_command, follow_command, sim_command)
+COMMANDS = (apply_command, rollout_command, follow_command, status_command, demo_command, sim_command)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -13,7 +13,7 @@ import argparse
 import signal
 import sys
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -25,7 +25,8 @@ from kubedog_ci.durations import parse_duration
 if TYPE_CHECKING:
     from kubedog_ci.engine.consumer import Interrupt
     from kubedog_ci.engine.outcome import Options, Outcome
-    from kubedog_ci.engine.target import Target
+    from kubedog_ci.engine.settings import TargetSettings
+    from kubedog_ci.engine.target import Target, TargetKey
     from kubedog_ci.kube.connect import Cluster
 
 SIGNAL_EXIT_CODES = {signal.SIGINT: exit_codes.SIGINT, signal.SIGTERM: exit_codes.SIGTERM}
@@ -43,13 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "Other exit codes: 2 usage or input error, 3 timeout with no failure, 5 cluster error, 130 SIGINT, "
         "143 SIGTERM.")
     add_target_flags(track, "track")
-    track.add_argument("--timeout", default="10m", metavar="DURATION",
-                       help="give up after this long (Go duration: 90s, 5m, 1h30m; 0 means none; default 10m)")
-    track.add_argument("--fail-fast", action=argparse.BooleanOptionalAction, default=True,
-                       help="stop at the first failed resource (default); with --no-fail-fast, wait until every "
-                       "resource has a verdict")
-    track.add_argument("--failures-allowed-per-replica", type=int, default=1, metavar="N",
-                       help="container failures tolerated per replica before a resource fails (default 1)")
+    add_verdict_flags(track)
     track.set_defaults(run=run_track)
 
 
@@ -63,6 +58,11 @@ def add_target_flags(parser: argparse.ArgumentParser, verb: str) -> None:
     parser.add_argument("-l", "--selector", metavar="SELECTOR",
                         help=f"{verb} every object of the RESOURCE kinds matching this label selector")
     add_cluster_flags(parser)
+    add_output_flags(parser)
+
+
+def add_output_flags(parser: argparse.ArgumentParser) -> None:
+    """Logs, colors and the grace scale: how a tracking run shows what it sees."""
     parser.add_argument("--logs", action=argparse.BooleanOptionalAction, default=True,
                         help="stream the logs of the current revision's containers (default: on)")
     parser.add_argument("--logs-since", default="now", metavar="now|all|DURATION",
@@ -73,6 +73,17 @@ def add_target_flags(parser: argparse.ArgumentParser, verb: str) -> None:
     parser.add_argument("--grace-scale", type=float, default=1.0, metavar="F",
                         help="multiply every grace period of the reason table by F (e.g. 0.02 against "
                         "'kubedog sim serve --time-scale 0.02'; default 1)")
+
+
+def add_verdict_flags(parser: argparse.ArgumentParser) -> None:
+    """When a tracking run ends: its timeout, fail-fast, and the failure budget."""
+    parser.add_argument("--timeout", default="10m", metavar="DURATION",
+                        help="give up after this long (Go duration: 90s, 5m, 1h30m; 0 means none; default 10m)")
+    parser.add_argument("--fail-fast", action=argparse.BooleanOptionalAction, default=True,
+                        help="stop at the first failed resource (default); with --no-fail-fast, wait until every "
+                        "resource has a verdict")
+    parser.add_argument("--failures-allowed-per-replica", type=int, default=1, metavar="N",
+                        help="container failures tolerated per replica before a resource fails (default 1)")
 
 
 def logs_since(args: argparse.Namespace) -> float | None:
@@ -92,7 +103,7 @@ def check_grace_scale(args: argparse.Namespace) -> None:
         raise UsageError(f"--grace-scale must be greater than 0, got {args.grace_scale}")
 
 
-def _options(args: argparse.Namespace) -> Options:
+def options_from(args: argparse.Namespace) -> Options:
     from kubedog_ci.engine.outcome import Options
 
     try:
@@ -110,20 +121,26 @@ def _options(args: argparse.Namespace) -> Options:
 
 
 def run_track(args: argparse.Namespace) -> int:
-    return exit_code(run_engine(args, _options(args)))
+    return exit_code(run_engine(args, options_from(args)))
 
 
 def run_engine(args: argparse.Namespace, options: Options) -> Outcome:
-    """Resolve the named objects, run the engine on them with the terminal sink, and return its outcome;
-    SIGINT and SIGTERM stop it with a summary."""
+    """Resolve the named objects and track them (see `track_targets`)."""
+    cluster, targets = resolve_targets(args)
+    return track_targets(args, cluster, targets, options)
+
+
+def track_targets(args: argparse.Namespace, cluster: Cluster, targets: list[Target], options: Options,
+                  settings: Mapping[TargetKey, TargetSettings] | None = None) -> Outcome:
+    """Run the engine on the targets with the terminal sink and return its outcome; SIGINT and SIGTERM stop it
+    with a summary."""
     from kubedog_ci.engine.consumer import Interrupt, track
     from kubedog_ci.output.terminal import TerminalSink, use_color
 
-    cluster, targets = resolve_targets(args)
     sink = TerminalSink(sys.stdout, color=use_color(args.color, sys.stdout))
     interrupt = Interrupt()
     with _signals(interrupt):
-        return track(cluster, targets, options, sink, interrupt)
+        return track(cluster, targets, options, sink, interrupt, settings)
 
 
 def resolve_targets(args: argparse.Namespace) -> tuple[Cluster, list[Target]]:

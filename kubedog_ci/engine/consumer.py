@@ -8,9 +8,13 @@ thread, so no state is shared and the decisions can be tested by putting events 
 2. each change: the target's rule (kubedog_ci.rules), then the live signs of its current-revision Pods, its
    current ReplicaSet and Events (kubedog_ci.engine.problems), weighed by its failure budget;
 3. logs followed for every started container of the current revision's Pods, old revisions dropped;
-4. the run ends when every target has a verdict, at the first failure (fail-fast), at the timeout, on a stop
-   request, or when a target's own watch fails (a cluster error); then the summary. In follow mode only the
-   last two end it: a target with a verdict re-opens when its object starts a new revision.
+4. the run ends when every blocking target has a verdict, at the first failure (fail-fast), at the timeout, on
+   a stop request, or when a target's own watch fails (a cluster error); then the summary. In follow mode only
+   the last two end it: a target with a verdict re-opens when its object starts a new revision.
+
+Each target's TargetSettings (kubedog_ci.engine.settings) bend this: its failure budget, a no-activity timeout,
+which logs are followed and shown, whether its failure fails the run (fail mode), and whether the run waits for
+it (blocking).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +36,7 @@ from kubedog_ci.engine.objects import is_pod_ready, meta, uid
 from kubedog_ci.engine.outcome import Options, Outcome, TargetResult
 from kubedog_ci.engine.problems import Problem
 from kubedog_ci.engine.producers import LOG_TAIL_TIMEOUT, ClusterProducers, Producers
+from kubedog_ci.engine.settings import DEFAULT, FailMode, TargetSettings
 from kubedog_ci.engine.sink import EventNotice, LogRecord, Sink, StatusChange
 from kubedog_ci.engine.state import (
     CONTROLLER_REVISIONS,
@@ -88,6 +93,8 @@ class _PendingDiagnosis:
     """A failure whose diagnosis waits for the crashed container's log (read off the consumer's thread)."""
 
     state: TargetState
+    verdict: Verdict
+    """The failure as judged then: a hoping target may have been judged otherwise since."""
     cause: Problem | None
     by_rule: bool
     budget: str | None
@@ -104,9 +111,11 @@ def _key_of(resource: Resource, obj: dict) -> TargetKey:
 
 
 class Tracker:
-    """One run's consumer. `clock` is monotonic (grace periods, timeout); `wall` dates Events and logs."""
+    """One run's consumer. `settings`: per-target overrides, DEFAULT for a target missing from it. `clock` is
+    monotonic (grace periods, timeouts); `wall` dates Events and logs."""
 
     def __init__(self, targets: list[Target], options: Options, sink: Sink, producers: Producers, *,
+                 settings: Mapping[TargetKey, TargetSettings] | None = None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
         self.options = options
         self.sink = sink
@@ -117,9 +126,14 @@ class Tracker:
         self.started_wall = wall()
         names = labels(targets)
         self.states: dict[TargetKey, TargetState] = {}
+        settings = settings or {}
         for target in targets:
             self.states.setdefault(target.key, TargetState(
-                target, names[target.key], Budget(0, options.grace_scale), self.started))
+                target, names[target.key], Budget(0, options.grace_scale), self.started,
+                settings.get(target.key, DEFAULT)))
+        any_blocking = any(state.settings.blocking for state in self.states.values())
+        for state in self.states.values():  # all non-blocking: all are waited for, or the run would be empty
+            state.waited_for = state.settings.blocking or not any_blocking
         self.view = View()
         self.synced: set[tuple[str, str, str]] = set()
         self.followers: dict[tuple[str, str], tuple[str, str, threading.Event]] = {}
@@ -205,31 +219,42 @@ class Tracker:
         if self.options.follow:
             return False
         states = self.states.values()
-        if self.options.fail_fast and any(s.state is State.FAILED for s in states):
+        if self.options.fail_fast and any(s.fails_run for s in states):
             return True
-        return all(s.final for s in states)
+        return all(s.final for s in states if s.waited_for)
 
     def tick(self) -> None:
-        """Timers: grace periods that ran out, and diagnoses whose log has arrived."""
+        """Timers: grace periods that ran out, no-activity timeouts, and diagnoses whose log has arrived."""
         now = self.clock()
         for state in self.states.values():
-            if not state.final:
-                decided = state.budget.tick(now)
-                if decided is not None:
-                    self._fail_by_budget(state, decided)
+            if state.final:
+                continue
+            decided = state.budget.tick(now)
+            quiet = state.settings.no_activity_timeout
+            if decided is not None:
+                self._fail_by_budget(state, decided)
+            elif quiet is not None and not state.hoping and now - state.active >= quiet:
+                # A hoping target has failed already: NoActivity would only bury its real diagnosis.
+                message = f"no activity for {quiet:g}s" + (f": {state.message}" if state.message else "")
+                self._fail(state, Verdict(State.FAILED, "NoActivity", message), None, by_rule=True)
         self._finish_diagnoses(wait=False)
 
     def outcome(self, timed_out: bool, signum: int | None) -> Outcome:
         now = self.clock()
         results = []
         for state in self.states.values():
-            message = state.message
-            if not state.final and timed_out:
+            message, open_ = state.message, not state.final and not state.hoping
+            left_behind = open_ and not state.waited_for
+            if left_behind:
+                message = f"not waited for: {message}" if message else "not waited for"
+            elif open_ and timed_out:
                 message = f"timed out: {message}" if message else "timed out"
-            results.append(TargetResult(state.target, state.label, state.state, state.reason, message,
-                                        (state.finished or now) - state.started, state.diagnosis, state.warnings))
-        return Outcome(results, timed_out and not any(r.state is State.FAILED for r in results), signum,
-                       self.cluster_error, now - self.started)
+            results.append(TargetResult(
+                state.target, state.label, state.state, state.reason, message, (state.finished or now) - state.started,
+                state.diagnosis if state.state is State.FAILED else None, state.warnings, ignored=state.ignored,
+                left_behind=left_behind))
+        failed = any(r.state is State.FAILED and not r.ignored for r in results)
+        return Outcome(results, timed_out and not failed, signum, self.cluster_error, now - self.started)
 
     # --- events from the queue ------------------------------------------------------------------------------
 
@@ -262,15 +287,29 @@ class Tracker:
         namespace = meta(obj).get("namespace") or ""
         for other in self.states.values():
             if other.target.namespace == namespace and other.target.kind in kinds and other is not state:
+                concerned = self._concerns(other, obj)  # before: a Pod that leaves the current revision counts
                 self._refresh(other)
+                if concerned or self._concerns(other, obj):
+                    other.active = self.clock()
+
+    def _concerns(self, state: TargetState, obj: dict) -> bool:
+        """Whether a related object is one of the target's current Pods or its current ReplicaSet."""
+        if uid(obj) in state.pods:
+            return True
+        if obj.get("kind") != "ReplicaSet" or state.target.kind != "Deployment" or state.obj is None:
+            return False
+        rs = current_replicaset(state.obj, self.view.in_namespace(REPLICASETS, state.target.namespace))
+        return rs is not None and uid(rs) == uid(obj)
 
     def _target_changed(self, state: TargetState, change: str, obj: dict) -> None:
+        state.active = self.clock()
         if self.options.follow:
             self._followed_changed(state, change, obj)
             return
         if state.final:
             return
         if change == "DELETED":
+            state.obj = None  # a hoping target is judged on: not from the object that is gone
             subject = f'{state.target.kind.lower()} "{state.target.name}"'
             self._fail(state, Verdict(State.FAILED, "Deleted", f"{subject} was deleted while tracked"), None,
                        by_rule=True)
@@ -300,7 +339,7 @@ class Tracker:
     def _reopen(self, state: TargetState) -> None:
         if state.final:
             state.final, state.finished, state.diagnosis = False, None, None
-            state.budget = Budget(0, self.options.grace_scale)
+            state.budget = Budget(self._allowed(state), self.options.grace_scale)
             state.started = self.clock()
 
     def _synced(self, item: Synced) -> None:
@@ -337,7 +376,7 @@ class Tracker:
                 self._keep_following(state)
             return
         obj, now = state.obj, self.clock()
-        state.budget.allowed = self.options.failures_allowed_per_replica * replicas(obj)
+        state.budget.allowed = self._allowed(state)
         pods = {uid(pod): pod for pod in current_pods(obj, self.view)}
         previous, state.pods = state.pods, pods
         for gone in set(previous) - set(pods):
@@ -434,10 +473,17 @@ class Tracker:
 
     # --- failing --------------------------------------------------------------------------------------------
 
+    def _per_replica(self, state: TargetState) -> int:
+        allowed = state.settings.failures_allowed_per_replica
+        return self.options.failures_allowed_per_replica if allowed is None else allowed
+
+    def _allowed(self, state: TargetState) -> int:
+        return self._per_replica(state) * replicas(state.obj or {})
+
     def _fail_by_budget(self, state: TargetState, cause: Problem) -> None:
         budget = None
         if cause.classification.cls is ReasonClass.FAILURE:
-            per_replica = self.options.failures_allowed_per_replica
+            per_replica = self._per_replica(state)
             count = replicas(state.obj or {})
             budget = (f"{state.budget.failures} failures counted, {state.budget.allowed} allowed "
                       f"({per_replica} per replica x {count} replica{'' if count == 1 else 's'})")
@@ -446,13 +492,22 @@ class Tracker:
 
     def _fail(self, state: TargetState, verdict: Verdict, cause: Problem | None, *, by_rule: bool,
               budget: str | None = None) -> None:
-        state.final, state.finished = True, self.clock()
+        """Give the failure verdict and diagnose it. A fail-mode-hope target stays open, judged on with a fresh
+        budget, and is diagnosed again only when it fails differently (a failed condition says so every time)."""
+        hope = state.settings.fail_mode is FailMode.HOPE
+        if hope:
+            state.budget = Budget(self._allowed(state), self.options.grace_scale)
+        else:
+            state.final, state.finished = True, self.clock()
         self._report(state, verdict)
+        if hope and state.diagnosed == (verdict.reason, verdict.message):
+            return
+        state.diagnosed = (verdict.reason, verdict.message)
         future = None
         if diagnosis.wants_log(cause) and cause is not None:
             future = self.producers.log_tail(state.target.namespace, cause.pod or "", cause.container or "",
                                              bool(cause.crashed_previous), diagnosis.LOG_TAIL_LINES)
-        self.diagnoses.append(_PendingDiagnosis(state, cause, by_rule, budget, future,
+        self.diagnoses.append(_PendingDiagnosis(state, verdict, cause, by_rule, budget, future,
                                                 self.clock() + LOG_TAIL_TIMEOUT))
         self._finish_diagnoses(wait=False)
 
@@ -470,12 +525,14 @@ class Tracker:
                     tail = future.result(timeout=max(0.0, pending.deadline - self.clock()))
                 except Exception as err:  # the log is evidence, not a requirement: say why it is missing
                     error = _log_error(err)
-            state = pending.state
-            state.diagnosis = diagnosis.diagnose(
-                state.label, state.target.namespace, state.reason, state.message, pending.cause,
+            state, verdict = pending.state, pending.verdict
+            found = diagnosis.diagnose(
+                state.label, state.target.namespace, verdict.reason, verdict.message, pending.cause,
                 by_rule=pending.by_rule, warnings=list(state.recent_warnings.values()), budget=pending.budget,
                 log_tail=tail, log_error=error)
-            self.sink.failed(state.diagnosis)
+            if state.diagnosed == (verdict.reason, verdict.message):  # not one a hoping target has moved past
+                state.diagnosis = found
+            self.sink.failed(found)
         self.diagnoses = waiting
 
     # --- Events ---------------------------------------------------------------------------------------------
@@ -509,6 +566,7 @@ class Tracker:
                 self._event_for(state, event, involved)
 
     def _event_for(self, state: TargetState, event: dict, involved: dict) -> None:
+        state.active = self.clock()
         regarding = event.get("involvedObject") or {}
         kind, name = regarding.get("kind"), regarding.get("name") or ""
         subject = f"{SUBJECT_PREFIX[kind]}/{name}" if kind in SUBJECT_PREFIX else state.label
@@ -533,15 +591,17 @@ class Tracker:
 
     def _follow(self, pod: dict) -> None:
         """Follow every started container of a current Pod, init containers too, once per container: the
-        follower itself moves on to the next instance when a container restarts."""
+        follower itself moves on to the next instance when a container restarts. A container whose logs no
+        target owning the Pod shows is not followed at all."""
         namespace, name, pod_uid = meta(pod).get("namespace") or "", meta(pod).get("name") or "", uid(pod)
+        owners = [state.settings for state in self.states.values() if pod_uid in state.pods]
         status = pod.get("status") or {}
         for entry in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
             key = (pod_uid, entry.get("name") or "")
             state = entry.get("state") or {}
             started = state.get("running") or state.get("terminated") or (entry.get("lastState") or {}).get(
                 "terminated")
-            if started and key not in self.followers:
+            if started and key not in self.followers and any(owner.shows_logs_of(key[1]) for owner in owners):
                 self.followers[key] = (namespace, name, self.producers.follow(namespace, name, key[1], self.since))
 
     def _unfollow(self, pod: dict) -> None:
@@ -553,11 +613,15 @@ class Tracker:
             self.followers.pop(key)[2].set()
 
     def _log(self, line: LogLine) -> None:
+        """A line is activity of every target owning its Pod, and shown under the first that shows it."""
+        shown = False
         for state in self.states.values():
             if state.target.namespace == line.namespace and any(
                     meta(pod).get("name") == line.pod for pod in state.pods.values()):
-                self.sink.log(LogRecord(state.label, line.pod, line.container, line.text))
-                return
+                state.active = self.clock()
+                if not shown and state.settings.shows_line(line.container, line.text):
+                    self.sink.log(LogRecord(state.label, line.pod, line.container, line.text))
+                    shown = True
 
     def _drain_logs(self) -> None:
         """Print the log lines already on their way, so a Job's last words are not cut off by its verdict:
@@ -607,8 +671,9 @@ def _log_error(err: Exception) -> str:
     return f"could not be read ({status} {reason})" if status else f"could not be read ({err or type(err).__name__})"
 
 
-def track(cluster: Cluster, targets: list[Target], options: Options, sink: Sink,
-          interrupt: Interrupt | None = None) -> Outcome:
-    """Track `targets` until each is ready or failed (see the module docstring); the CLI's entry point."""
+def track(cluster: Cluster, targets: list[Target], options: Options, sink: Sink, interrupt: Interrupt | None = None,
+          settings: Mapping[TargetKey, TargetSettings] | None = None) -> Outcome:
+    """Track `targets` until each is ready or failed (see the module docstring); the CLI's entry point. A target
+    missing from `settings` gets the defaults (the run's Options)."""
     producers = ClusterProducers(cluster.api, api_timeout=options.api_timeout)
-    return Tracker(targets, options, sink, producers).run(interrupt)
+    return Tracker(targets, options, sink, producers, settings=settings).run(interrupt)

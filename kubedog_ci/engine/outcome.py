@@ -63,7 +63,9 @@ class Diagnosis:
 
 @dataclass(frozen=True)
 class TargetResult:
-    """One target at the end of the run. `state` is progressing for one that had no verdict yet."""
+    """One target at the end of the run. `state` is progressing for one that had no verdict yet. `ignored`: a
+    failure of a fail-mode-ignore target, shown but not counted; `left_behind`: a non-blocking target the run did
+    not wait for."""
 
     target: Target
     label: str
@@ -73,12 +75,14 @@ class TargetResult:
     duration: float
     diagnosis: Diagnosis | None = None
     warnings: tuple[str, ...] = ()
+    ignored: bool = False
+    left_behind: bool = False
 
 
 @dataclass(frozen=True)
 class Outcome:
     """The run's result. `stopped_by` is the signal number when a signal ended it; `cluster_error` the message
-    when the cluster could not be watched."""
+    when the cluster could not be watched. `timed_out`: the timeout ended it, and nothing counted as failed."""
 
     results: list[TargetResult] = field(default_factory=list)
     timed_out: bool = False
@@ -88,8 +92,10 @@ class Outcome:
 
     @property
     def failed(self) -> list[TargetResult]:
-        return [result for result in self.results if result.state is State.FAILED]
+        """The failures that fail the run (not the ignored ones)."""
+        return [result for result in self.results if result.state is State.FAILED and not result.ignored]
 
     @property
     def all_ready(self) -> bool:
-        return all(result.state is State.READY for result in self.results)
+        """Every target the run answers for is ready: ignored failures and left-behind targets do not spoil it."""
+        return all(result.state is State.READY or result.ignored or result.left_behind for result in self.results)

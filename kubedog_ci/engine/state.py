@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from kubedog_ci.engine.budget import Budget
 from kubedog_ci.engine.objects import controller_uid, is_observed, meta, uid
 from kubedog_ci.engine.outcome import Diagnosis
+from kubedog_ci.engine.settings import DEFAULT, FailMode, TargetSettings
 from kubedog_ci.engine.sink import EventNotice
 from kubedog_ci.engine.target import Target
 from kubedog_ci.kube.discovery import Resource
@@ -165,12 +166,16 @@ def replicas(obj: dict) -> int:
 @dataclass
 class TargetState:
     """Everything the consumer keeps about one target: its object, its current-revision Pods, its budget and
-    its verdict. `final` once it is ready or failed: a verdict, once given, is not taken back."""
+    its verdict. `final` once it is ready or failed: a verdict, once given, is not taken back. A fail-mode-hope
+    target is the exception: its failures leave it open (`state` failed, `final` False), judged on."""
 
     target: Target
     label: str
     budget: Budget
     started: float
+    settings: TargetSettings = DEFAULT
+    waited_for: bool = True
+    """The run waits for its verdict: it is blocking, or every target is non-blocking."""
     obj: dict | None = None
     pods: dict[str, dict] = field(default_factory=dict)
     """Current-revision Pods by uid."""
@@ -185,6 +190,29 @@ class TargetState:
     """The latest of each distinct Warning (subject, reason, message), most recent last."""
     reported: tuple[str, str, str] | None = None
     """The (state, reason, message) last reported to the sink, so only changes are reported."""
+    diagnosed: tuple[str, str] | None = None
+    """The (reason, message) of the last failure diagnosed, so a hoping target that keeps failing the same way
+    is not diagnosed again and again."""
+    active: float = field(init=False)
+    """When something last happened to it (monotonic): its object, its current Pods or ReplicaSet, an Event
+    about them, a log line; what the no-activity timeout measures from."""
+
+    def __post_init__(self) -> None:
+        self.active = self.started
+
+    @property
+    def hoping(self) -> bool:
+        """A fail-mode-hope target whose last judgement was a failure: shown, but still open."""
+        return not self.final and self.state is State.FAILED and self.settings.fail_mode is FailMode.HOPE
+
+    @property
+    def ignored(self) -> bool:
+        return self.final and self.state is State.FAILED and self.settings.fail_mode is FailMode.IGNORE
+
+    @property
+    def fails_run(self) -> bool:
+        """A failure that counts against the run now (what fail-fast stops at)."""
+        return self.final and self.state is State.FAILED and self.settings.fail_mode is FailMode.FAIL
 
     def remember(self, notice: EventNotice) -> bool:
         """Keep a Warning for the diagnosis; True when it is news, False when it only repeats one (an Event's

@@ -194,18 +194,32 @@ class Requester:
     def open(self, path: str, query: dict[str, str] | None = None, *, read_timeout: float = REQUEST_READ_TIMEOUT,
              accept: str = "application/json") -> urllib3.BaseHTTPResponse:
         """GET `path`; returns the unread 2xx response (close it when done); raises ApiError or a transport error."""
+        return self._request("GET", path, query, read_timeout=read_timeout, accept=accept)
+
+    def send(self, method: str, path: str, query: dict[str, str] | None = None, body: bytes | None = None,
+             content_type: str = "application/json") -> tuple[int, dict]:
+        """One write (PATCH, POST, DELETE): the 2xx status and the decoded answer; raises ApiError or a transport
+        error, for the caller to pass to `failed`."""
+        response = self._request(method, path, query, body=body, content_type=content_type)
+        status = response.status
+        return status, json.loads(b"".join(self.stream_chunks(response, reuse=True)) or b"{}")
+
+    def _request(self, method: str, path: str, query: dict[str, str] | None, *, body: bytes | None = None,
+                 content_type: str = "", read_timeout: float = REQUEST_READ_TIMEOUT,
+                 accept: str = "application/json") -> urllib3.BaseHTTPResponse:
         if self.stop.is_set():
             raise Stopped
-        method, url, headers, body, post = self.api.param_serialize(
-            "GET", path, query_params=list((query or {}).items()), header_params={"Accept": accept},
+        header_params = {"Accept": accept, **({"Content-Type": content_type} if content_type else {})}
+        method, url, headers, _, _ = self.api.param_serialize(
+            method, path, query_params=list((query or {}).items()), header_params=header_params,
             auth_settings=["BearerToken"])
-        del body, post  # a GET has neither
         # Through the ApiClient's own pool (its TLS, client certificate, CA and proxy settings), with urllib3's
         # built-in retries off: this class is the one retry policy, and urllib3's would multiply the time spent
         # on an unreachable server and log a warning for each of its attempts.
         response: urllib3.BaseHTTPResponse = self.api.rest_client.pool_manager.request(
-            method, url, headers=headers, timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=read_timeout),
-            preload_content=False, retries=False)
+            method, url, headers=headers, body=body,
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=read_timeout), preload_content=False,
+            retries=False)
         if 200 <= response.status < 300:
             self._failing_since = None
             return response

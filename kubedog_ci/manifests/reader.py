@@ -52,21 +52,23 @@ def read_paths(paths: list[str]) -> list[Manifest]:
     """Every object in the given files (or "-" for stdin), in order."""
     manifests: list[Manifest] = []
     for path in paths:
-        if path == STDIN:
-            text = sys.stdin.read()
-        else:
-            try:
-                text = Path(path).read_text(encoding="utf-8")
-            except FileNotFoundError as err:
-                raise ManifestError(f"{path}: no such file") from err
-            except IsADirectoryError as err:
-                raise ManifestError(f"{path}: is a directory; give the manifest files") from err
-            except UnicodeDecodeError as err:
-                raise ManifestError(f"{path}: not UTF-8 text (byte {err.start})") from err
-            except OSError as err:
-                raise ManifestError(f"{path}: {err.strerror}") from err
+        text = sys.stdin.read() if path == STDIN else read_file(path)
         manifests.extend(read_text(text, path))
     return manifests
+
+
+def read_file(path: str) -> str:
+    """One file's text, with a one-line ManifestError for each way reading it can fail."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise ManifestError(f"{path}: no such file") from err
+    except IsADirectoryError as err:
+        raise ManifestError(f"{path}: is a directory; give the manifest files") from err
+    except UnicodeDecodeError as err:
+        raise ManifestError(f"{path}: not UTF-8 text (byte {err.start})") from err
+    except OSError as err:
+        raise ManifestError(f"{path}: {err.strerror}") from err
 
 
 def read_text(text: str, path: str) -> Iterator[Manifest]:

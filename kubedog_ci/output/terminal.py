@@ -99,10 +99,16 @@ class TerminalSink:
         self._write(self._paint(f"kubedog: {message}", Style.DIM))
 
     def summary(self, outcome: Outcome) -> None:
+        """One row per target. VERDICT is one word (ready, progressing, FAILED, ignored, left-behind), so a CI
+        script can parse the table."""
         rows = [("RESOURCE", "VERDICT", "DURATION", "REASON")]
         for result in outcome.results:
-            verdict = "FAILED" if result.state is State.FAILED else str(result.state)
-            rows.append((result.label, verdict, format_duration(result.duration), result.reason or "-"))
+            verdict, reason = "FAILED" if result.state is State.FAILED else str(result.state), result.reason or "-"
+            if result.ignored:
+                verdict, reason = "ignored", f"{reason} (fail-mode ignore)"
+            elif result.left_behind:
+                verdict = "left-behind"
+            rows.append((result.label, verdict, format_duration(result.duration), reason))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         lines = [""]
         for index, row in enumerate(rows):

@@ -14,6 +14,7 @@ import queue
 import random
 import select
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -119,6 +120,12 @@ class SimHTTPServer(ThreadingHTTPServer):
         finally:
             with self.stats.lock:
                 self.stats.connections_open -= 1
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up (a watcher stopping, a process exiting) is normal; anything else is reported."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class SimHandler(BaseHTTPRequestHandler):

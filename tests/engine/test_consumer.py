@@ -12,9 +12,10 @@ import pytest
 from kubedog_ci.engine.consumer import Interrupt, Tracker
 from kubedog_ci.engine.events import LogEnded, LogLine, ObjectEvent, Synced, WatchFailed
 from kubedog_ci.engine.outcome import Diagnosis, Options, Outcome
+from kubedog_ci.engine.settings import TargetSettings
 from kubedog_ci.engine.sink import EventNotice, LogRecord, StatusChange
 from kubedog_ci.engine.state import EVENTS, PODS, REPLICASETS
-from kubedog_ci.engine.target import Target
+from kubedog_ci.engine.target import Target, TargetKey
 from kubedog_ci.kube.discovery import Resource
 from kubedog_ci.rules import State
 from tests.engine.builders import NS, event, exited, obj, owner_ref, pod, running, terminated, waiting
@@ -118,12 +119,13 @@ OLD_RS, NEW_RS = replicaset("web-aaa", "rs-1", "1"), replicaset("web-bbb", "rs-2
 
 
 class Harness:
-    def __init__(self, *targets: Target, tail: list[str] | None = None, **options: object) -> None:
+    def __init__(self, *targets: Target, tail: list[str] | None = None,
+                 settings: dict[TargetKey, TargetSettings] | None = None, **options: object) -> None:
         self.clock = Clock()
         self.producers = FakeProducers(tail)
         self.sink = Recorder()
         self.tracker = Tracker(list(targets), Options(**options), self.sink, self.producers,  # type: ignore[arg-type]
-                               clock=self.clock, wall=lambda: WALL)
+                               settings=settings, clock=self.clock, wall=lambda: WALL)
 
     def put(self, resource: Resource, obj: dict, change: str = "ADDED") -> None:
         self.tracker.handle(ObjectEvent(resource, change, obj))

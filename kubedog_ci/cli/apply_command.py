@@ -1,0 +1,142 @@
+"""`kubedog apply-and-track`: read and check every manifest, apply them with server-side apply, then track
+everything that has a state to reach, concurrently, until all are ready, one has failed, or the timeout passes.
+
+Nothing is applied until the whole input has been read and checked against the cluster's served types and
+namespaces. Exit codes: 0 all ready, 1 a resource failed, 2 usage or input error (nothing applied), 3 timeout,
+4 the API server rejected an object (what was applied before it is listed), 5 cluster error, 130/143 signals.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from kubedog_ci.cli import exit_codes
+from kubedog_ci.cli.errors import CommandError, UsageError
+from kubedog_ci.cli.rollout_command import add_output_flags, add_verdict_flags, exit_code, options_from, track_targets
+from kubedog_ci.cli.targets import add_cluster_flags
+
+if TYPE_CHECKING:
+    from kubedog_ci.apply import Applied
+    from kubedog_ci.engine.settings import TargetSettings
+    from kubedog_ci.engine.target import Target
+    from kubedog_ci.kube.connect import Cluster
+    from kubedog_ci.kube.discovery import Resource
+    from kubedog_ci.manifests.reader import Manifest
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "apply-and-track", help="apply manifests (server-side apply) and track them until ready or failed",
+        description="Read manifests, check them all, apply them with server-side apply (Namespaces and CRDs "
+        "first, then what workloads use, Services, workloads, the rest), and track every applied resource until "
+        "all are ready (exit 0) or one has failed (1, with a diagnosis). Other exit codes: 2 usage or input "
+        "error (nothing applied), 3 timeout, 4 an object rejected by the API server, 5 cluster error, "
+        "130 SIGINT, 143 SIGTERM. Per-object settings come from annotations (see README).")
+    parser.add_argument("-f", "--filename", action="append", default=[], metavar="PATH",
+                        help="a manifest file, a directory of .yaml/.yml/.json files, an http(s) URL, or '-' for "
+                        "stdin; repeatable")
+    parser.add_argument("-R", "--recursive", action="store_true",
+                        help="read the directories given with -f recursively")
+    parser.add_argument("-k", "--kustomize", action="append", default=[], metavar="DIR",
+                        help="build this kustomization (with kubectl kustomize, or kustomize build) and apply it")
+    add_cluster_flags(parser)
+    parser.add_argument("--field-manager", default="kubedog", metavar="NAME",
+                        help="the field manager of server-side apply (default kubedog)")
+    parser.add_argument("--force-conflicts", action="store_true",
+                        help="take over fields another field manager owns instead of failing with a conflict")
+    parser.add_argument("--dry-run", choices=("none", "server"), default="none",
+                        help="server: send every apply as a server-side dry run, report what the server would "
+                        "reject, and stop (nothing is changed)")
+    add_verdict_flags(parser)
+    add_output_flags(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kubedog_ci.apply import Applier, ApplyRejected, ClusterUnavailable
+    from kubedog_ci.kube.connect import cluster_error, connect
+    from kubedog_ci.manifests.order import apply_order
+    from kubedog_ci.manifests.reader import ManifestError
+    from kubedog_ci.manifests.validate import validate
+
+    if not args.filename and not args.kustomize:
+        raise UsageError("give the manifests to apply: -f FILE|DIR|URL|- or -k DIR")
+    options = options_from(args)
+    manifests, settings = _read(args)
+    cluster = connect(args.kubeconfig, args.context)
+    resources, namespaces = _cluster_catalog(cluster)
+    try:
+        planned = validate(manifests, resources, namespaces, cluster.namespace, args.namespace)
+    except ManifestError as err:
+        raise UsageError(str(err)) from err
+    dry_run = args.dry_run == "server"
+    applier = Applier(cluster, field_manager=args.field_manager, force_conflicts=args.force_conflicts,
+                      dry_run=dry_run, api_timeout=options.api_timeout, report=_print_applied)
+    try:
+        applied = applier.apply_all(apply_order(planned))
+    except ApplyRejected as err:
+        raise CommandError(err.describe(), exit_codes.APPLY_REJECTED) from err
+    except ClusterUnavailable as err:
+        raise cluster_error(str(err)) from err
+    if dry_run:
+        print(f"server dry run: the API server accepted all {len(applied)} objects; nothing was changed", flush=True)
+        return exit_codes.OK
+    tracked = _targets(applied, settings)
+    if not tracked:
+        print("nothing to track: every applied object is ready once applied", flush=True)
+        return exit_codes.OK
+    return exit_code(track_targets(args, cluster, [target for target, _ in tracked], options,
+                                   {target.key: chosen for target, chosen in tracked}))
+
+
+def _read(args: argparse.Namespace) -> tuple[list[Manifest], dict[int, TargetSettings | None]]:
+    """Every manifest, and each one's tracking settings from its annotations (None: not tracked), keyed by the
+    manifest's id; all checked before the cluster is contacted."""
+    from kubedog_ci.manifests.annotations import settings_for, tracked
+    from kubedog_ci.manifests.inputs import read_inputs
+    from kubedog_ci.manifests.reader import ManifestError
+
+    try:
+        manifests = read_inputs(args.filename, recursive=args.recursive, kustomizations=args.kustomize)
+        settings = {id(m): settings_for(m) if tracked(m) else None for m in manifests}
+    except ManifestError as err:
+        raise UsageError(str(err)) from err
+    return manifests, settings
+
+
+def _cluster_catalog(cluster: Cluster) -> tuple[list[Resource], set[str]]:
+    """The served resource types and the existing namespaces, for the checks before apply."""
+    import urllib3
+    from kubernetes import client
+
+    from kubedog_ci.kube.connect import api_failure, get_json
+    from kubedog_ci.kube.discovery import discover
+
+    try:
+        resources = discover(cluster.api)
+    except (client.ApiException, urllib3.exceptions.HTTPError, OSError) as err:
+        raise api_failure(cluster, err, "discover", "the served resource types") from err
+    try:
+        items = get_json(cluster.api, "/api/v1/namespaces").get("items") or []
+    except (client.ApiException, urllib3.exceptions.HTTPError, OSError) as err:
+        raise api_failure(cluster, err, "list", "namespaces") from err
+    return resources, {item["metadata"]["name"] for item in items}
+
+
+def _print_applied(applied: Applied) -> None:
+    print(applied.line(), flush=True)
+
+
+def _targets(applied: list[Applied], settings: dict[int, TargetSettings | None]) \
+        -> list[tuple[Target, TargetSettings]]:
+    """The applied objects that have a state to reach and are not opted out by annotation, in apply order."""
+    from kubedog_ci.engine.target import Target
+    from kubedog_ci.engine.trackable import is_trackable
+
+    targets = []
+    for entry in applied:
+        planned, chosen = entry.planned, settings[id(entry.planned.manifest)]
+        if chosen is not None and is_trackable(planned.resource.group, planned.kind, entry.obj):
+            targets.append((Target(planned.resource, planned.namespace, planned.name), chosen))
+    return targets
