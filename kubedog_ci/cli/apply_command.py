@@ -9,16 +9,20 @@ namespaces. Exit codes: 0 all ready, 1 a resource failed, 2 usage or input error
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import time
 from typing import TYPE_CHECKING
 
 from kubedog_ci.cli import exit_codes
 from kubedog_ci.cli.errors import CommandError, UsageError
+from kubedog_ci.cli.report_flags import build_sink
 from kubedog_ci.cli.rollout_command import add_output_flags, add_verdict_flags, exit_code, options_from, track_targets
 from kubedog_ci.cli.targets import add_cluster_flags
 
 if TYPE_CHECKING:
     from kubedog_ci.apply import Applied
     from kubedog_ci.engine.settings import TargetSettings
+    from kubedog_ci.engine.sink import Applied as AppliedRecord
     from kubedog_ci.engine.target import Target
     from kubedog_ci.kube.connect import Cluster
     from kubedog_ci.kube.discovery import Resource
@@ -55,6 +59,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kubedog_ci.apply import Applier, ApplyRejected, ClusterUnavailable
+    from kubedog_ci.engine.target import labels
     from kubedog_ci.kube.connect import cluster_error, connect
     from kubedog_ci.manifests.order import apply_order
     from kubedog_ci.manifests.reader import ManifestError
@@ -63,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.filename and not args.kustomize:
         raise UsageError("give the manifests to apply: -f FILE|DIR|URL|- or -k DIR")
     options = options_from(args)
+    sources: dict[str, str] = {}
+    """label -> FILE:LINE, filled in once the targets are known; the sink reads it at the end of the run."""
+    sink = build_sink(args, sources)
     manifests, settings = _read(args)
     cluster = connect(args.kubeconfig, args.context)
     resources, namespaces = _cluster_catalog(cluster)
@@ -72,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from err
     dry_run = args.dry_run == "server"
     applier = Applier(cluster, field_manager=args.field_manager, force_conflicts=args.force_conflicts,
-                      dry_run=dry_run, api_timeout=options.api_timeout, report=_print_applied)
+                      dry_run=dry_run, api_timeout=options.api_timeout,
+                      report=lambda applied: sink.applied(_record(applied)))
+    options = dataclasses.replace(options, origin=time.time())
     try:
         applied = applier.apply_all(apply_order(planned))
     except ApplyRejected as err:
@@ -80,14 +90,17 @@ def run(args: argparse.Namespace) -> int:
     except ClusterUnavailable as err:
         raise cluster_error(str(err)) from err
     if dry_run:
-        print(f"server dry run: the API server accepted all {len(applied)} objects; nothing was changed", flush=True)
+        sink.notice(f"server dry run: the API server accepted all {len(applied)} objects; nothing was changed")
         return exit_codes.OK
     tracked = _targets(applied, settings)
     if not tracked:
-        print("nothing to track: every applied object is ready once applied", flush=True)
+        sink.notice("nothing to track: every applied object is ready once applied")
         return exit_codes.OK
-    return exit_code(track_targets(args, cluster, [target for target, _ in tracked], options,
-                                   {target.key: chosen for target, chosen in tracked}))
+    targets = [target for target, _, _ in tracked]
+    names = labels(targets)
+    sources.update({names[target.key]: source for target, _, source in tracked})
+    return exit_code(track_targets(args, cluster, targets, options,
+                                   {target.key: chosen for target, chosen, _ in tracked}, sink=sink))
 
 
 def _read(args: argparse.Namespace) -> tuple[list[Manifest], dict[int, TargetSettings | None]]:
@@ -124,12 +137,16 @@ def _cluster_catalog(cluster: Cluster) -> tuple[list[Resource], set[str]]:
     return resources, {item["metadata"]["name"] for item in items}
 
 
-def _print_applied(applied: Applied) -> None:
-    print(applied.line(), flush=True)
+def _record(applied: Applied) -> AppliedRecord:
+    from kubedog_ci.engine.sink import Applied as AppliedRecord
+
+    planned = applied.planned
+    return AppliedRecord(planned.kind, planned.namespace, planned.name, applied.action, applied.line(),
+                         str(planned.source))
 
 
 def _targets(applied: list[Applied], settings: dict[int, TargetSettings | None]) \
-        -> list[tuple[Target, TargetSettings]]:
+        -> list[tuple[Target, TargetSettings, str]]:
     """The applied objects that have a state to reach and are not opted out by annotation, in apply order."""
     from kubedog_ci.engine.target import Target
     from kubedog_ci.engine.trackable import is_trackable
@@ -138,5 +155,5 @@ def _targets(applied: list[Applied], settings: dict[int, TargetSettings | None])
     for entry in applied:
         planned, chosen = entry.planned, settings[id(entry.planned.manifest)]
         if chosen is not None and is_trackable(planned.resource.group, planned.kind, entry.obj):
-            targets.append((Target(planned.resource, planned.namespace, planned.name), chosen))
+            targets.append((Target(planned.resource, planned.namespace, planned.name), chosen, str(planned.source)))
     return targets

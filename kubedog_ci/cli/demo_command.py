@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     manifests = examples_dir()
     config = SimConfig(time_scale=TIME_SCALE, failing_images=(BROKEN_IMAGE,))
     print(f"kubedog demo: a simulated cluster (3 nodes) runs in this process, {1 / TIME_SCALE:g}x faster than "
-          f"a real one.\nApplying and tracking {manifests}:\n"
-          f"  kubedog apply-and-track -f {manifests} --no-fail-fast\n", flush=True)
+          "a real one.\nApplying and tracking examples/demo (the manifests shipped with kubedog) as a CI job would:\n"
+          "  kubedog apply-and-track -f examples/demo --no-fail-fast\n", flush=True)
     with tempfile.TemporaryDirectory(prefix="kubedog-demo-") as tmp, \
             SimCluster(config, kubeconfig_path=Path(tmp) / "kubeconfig") as cluster:
         code = main(["apply-and-track", "-f", str(manifests), "--kubeconfig", str(cluster.kubeconfig),

@@ -9,10 +9,11 @@ start fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
-from kubedog_ci import __version__
+from kubedog_ci import version_line
 from kubedog_ci.cli import (
     apply_command,
     demo_command,
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         "telling you why as early as possible.",
         epilog="Run 'kubedog COMMAND --help' for a command's options.",
     )
-    parser.add_argument("--version", action="version", version=f"kubedog {__version__}")
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
         command.register(commands)
@@ -64,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         return exit_codes.SIGINT
+    except BrokenPipeError:
+        # stdout's reader went away (`kubedog … | head`): nothing more can be shown; exit as a shell would report
+        # a process killed by SIGPIPE, without a traceback from the interpreter's last flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exit_codes.SIGPIPE
 
 
 if __name__ == "__main__":

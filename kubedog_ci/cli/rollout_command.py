@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from kubedog_ci.cli import exit_codes
 from kubedog_ci.cli.errors import CommandError, UsageError
+from kubedog_ci.cli.report_flags import add_report_flags, build_sink
 from kubedog_ci.cli.targets import add_cluster_flags, parse_resource_args
 from kubedog_ci.durations import parse_duration
 
@@ -26,8 +26,10 @@ if TYPE_CHECKING:
     from kubedog_ci.engine.consumer import Interrupt
     from kubedog_ci.engine.outcome import Options, Outcome
     from kubedog_ci.engine.settings import TargetSettings
+    from kubedog_ci.engine.sink import Sink
     from kubedog_ci.engine.target import Target, TargetKey
     from kubedog_ci.kube.connect import Cluster
+    from kubedog_ci.manifests.reader import Manifest
 
 SIGNAL_EXIT_CODES = {signal.SIGINT: exit_codes.SIGINT, signal.SIGTERM: exit_codes.SIGTERM}
 
@@ -62,14 +64,13 @@ def add_target_flags(parser: argparse.ArgumentParser, verb: str) -> None:
 
 
 def add_output_flags(parser: argparse.ArgumentParser) -> None:
-    """Logs, colors and the grace scale: how a tracking run shows what it sees."""
+    """Logs, the grace scale, and the report flags (colors, JSON, JUnit, CI): how a tracking run shows what it
+    sees."""
+    add_report_flags(parser)
     parser.add_argument("--logs", action=argparse.BooleanOptionalAction, default=True,
                         help="stream the logs of the current revision's containers (default: on)")
     parser.add_argument("--logs-since", default="now", metavar="now|all|DURATION",
                         help="logs of already running containers from: now (default), all, or DURATION ago")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                        help="color the output: auto (default: on a terminal unless NO_COLOR is set), always, "
-                        "never")
     parser.add_argument("--grace-scale", type=float, default=1.0, metavar="F",
                         help="multiply every grace period of the reason table by F (e.g. 0.02 against "
                         "'kubedog sim serve --time-scale 0.02'; default 1)")
@@ -126,25 +127,30 @@ def run_track(args: argparse.Namespace) -> int:
 
 def run_engine(args: argparse.Namespace, options: Options) -> Outcome:
     """Resolve the named objects and track them (see `track_targets`)."""
-    cluster, targets = resolve_targets(args)
-    return track_targets(args, cluster, targets, options)
+    cluster, targets, sources = resolve_targets(args)
+    return track_targets(args, cluster, targets, options, sources=sources)
 
 
 def track_targets(args: argparse.Namespace, cluster: Cluster, targets: list[Target], options: Options,
-                  settings: Mapping[TargetKey, TargetSettings] | None = None) -> Outcome:
-    """Run the engine on the targets with the terminal sink and return its outcome; SIGINT and SIGTERM stop it
-    with a summary."""
+                  settings: Mapping[TargetKey, TargetSettings] | None = None, *, sink: Sink | None = None,
+                  sources: Mapping[TargetKey, str] | None = None) -> Outcome:
+    """Run the engine on the targets and return its outcome; SIGINT and SIGTERM stop it with a summary. The sink
+    is built from the flags unless given; `sources` (a target's manifest FILE:LINE) point CI annotations and
+    JUnit at the manifests."""
     from kubedog_ci.engine.consumer import Interrupt, track
-    from kubedog_ci.output.terminal import TerminalSink, use_color
+    from kubedog_ci.engine.target import labels
 
-    sink = TerminalSink(sys.stdout, color=use_color(args.color, sys.stdout))
+    if sink is None:
+        names = labels(targets)
+        sink = build_sink(args, {names[key]: source for key, source in (sources or {}).items() if key in names})
     interrupt = Interrupt()
     with _signals(interrupt):
         return track(cluster, targets, options, sink, interrupt, settings)
 
 
-def resolve_targets(args: argparse.Namespace) -> tuple[Cluster, list[Target]]:
-    """The targets named by RESOURCE arguments, -f manifests, or KINDs with -l, and the cluster they live in."""
+def resolve_targets(args: argparse.Namespace) -> tuple[Cluster, list[Target], dict[TargetKey, str]]:
+    """The targets named by RESOURCE arguments, -f manifests, or KINDs with -l, the cluster they live in, and the
+    FILE:LINE of the targets read from manifests."""
     from kubedog_ci.kube.connect import connect
     from kubedog_ci.manifests.reader import ManifestError, read_paths
 
@@ -157,13 +163,14 @@ def resolve_targets(args: argparse.Namespace) -> tuple[Cluster, list[Target]]:
     except ManifestError as err:
         raise UsageError(str(err)) from err
     cluster = connect(args.kubeconfig, args.context)
+    sources: dict[TargetKey, str] = {}
     if args.selector:
         targets = _selected(cluster, args.resources, args.selector, args.namespace or cluster.namespace)
     else:
-        targets = _named(args, cluster, [m.obj for m in manifests])
+        targets, sources = _named(args, cluster, manifests)
     if not targets:
         raise UsageError(f"no objects to track in {', '.join(args.filename)}")
-    return cluster, targets
+    return cluster, targets, sources
 
 
 def exit_code(outcome: Outcome) -> int:
@@ -202,19 +209,24 @@ def _unique(targets: list[Target]) -> list[Target]:
     return list({target.key: target for target in targets}.values())
 
 
-def _named(args: argparse.Namespace, cluster: Cluster, manifest_objects: list[dict]) -> list[Target]:
-    """RESOURCE arguments and manifest objects, resolved by discovery, in order, each once."""
+def _named(args: argparse.Namespace, cluster: Cluster, manifests: list[Manifest]) \
+        -> tuple[list[Target], dict[TargetKey, str]]:
+    """RESOURCE arguments and manifest objects, resolved by discovery, in order, each once; and the FILE:LINE
+    of those read from manifests."""
     from kubedog_ci.engine.target import Target
     from kubedog_ci.kube.targets import Ref, UnknownType, fetch
 
     refs = [Ref(kind, name, args.namespace) for kind, name in parse_resource_args(args.resources)]
-    refs += [Ref(obj["kind"], obj["metadata"]["name"], args.namespace or obj["metadata"].get("namespace"),
-                 obj["apiVersion"]) for obj in manifest_objects]
+    named = len(refs)
+    refs += [Ref(m.obj["kind"], m.obj["metadata"]["name"], args.namespace or m.obj["metadata"].get("namespace"),
+                 m.obj["apiVersion"]) for m in manifests]
     try:
         fetched = fetch(cluster, refs, args.namespace or cluster.namespace)
     except UnknownType as err:
         raise UsageError(str(err)) from err
-    return _unique([Target(f.resource, f.namespace, f.ref.name) for f in fetched])
+    targets = [Target(f.resource, f.namespace, f.ref.name) for f in fetched]
+    sources = {target.key: str(manifest.source) for target, manifest in zip(targets[named:], manifests, strict=True)}
+    return _unique(targets), sources
 
 
 def _selected(cluster: Cluster, kinds: list[str], selector: str, namespace: str) -> list[Target]:

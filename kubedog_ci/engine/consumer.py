@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 
 from kubedog_ci.engine import diagnosis, problems
 from kubedog_ci.engine.budget import Budget
-from kubedog_ci.engine.events import Event, LogEnded, LogLine, ObjectEvent, Synced, WatchFailed
+from kubedog_ci.engine.events import ApiNote, Event, LogEnded, LogLine, ObjectEvent, Synced, WatchFailed
 from kubedog_ci.engine.objects import is_pod_ready, meta, uid
 from kubedog_ci.engine.outcome import Options, Outcome, TargetResult
 from kubedog_ci.engine.problems import Problem
@@ -47,18 +47,22 @@ from kubedog_ci.engine.state import (
     View,
     current_pods,
     current_replicaset,
+    progress_row,
     replicas,
 )
 from kubedog_ci.engine.target import Target, TargetKey, labels
 from kubedog_ci.kube.connect import Cluster
 from kubedog_ci.kube.discovery import Resource
 from kubedog_ci.kube.logs import parse_timestamp_ns
+from kubedog_ci.kube.retry import resource_phrase
 from kubedog_ci.reasons import ReasonClass
 from kubedog_ci.rules import RULES, State, Verdict, evaluate
 
 TICK = 0.05
 """Seconds the consumer waits for an event before it checks timers (grace periods, timeout, stop)."""
 BATCH = 1000
+PROGRESS_INTERVAL = 1.0
+"""Seconds between two progress reports (the sinks' live status)."""
 """Queued items handled between two timer checks."""
 DRAIN_QUIET, DRAIN_MAX = 0.2, 3.0
 """At the end, log lines still in flight are printed until none came for DRAIN_QUIET seconds (and every
@@ -123,7 +127,7 @@ class Tracker:
         self.queue = producers.queue
         self.clock = clock
         self.started = clock()
-        self.started_wall = wall()
+        self.started_wall = options.origin if options.origin is not None else wall()
         names = labels(targets)
         self.states: dict[TargetKey, TargetState] = {}
         settings = settings or {}
@@ -144,6 +148,7 @@ class Tracker:
         self.orphans: OrderedDict[str, list[dict]] = OrderedDict()
         self.diagnoses: list[_PendingDiagnosis] = []
         self.cluster_error: str | None = None
+        self.next_progress = self.started + PROGRESS_INTERVAL
         self.since = None if options.logs_since is None else _rfc3339(self.started_wall - options.logs_since)
 
     # --- the run --------------------------------------------------------------------------------------------
@@ -181,6 +186,7 @@ class Tracker:
         interrupt = interrupt or Interrupt()
         try:
             for resource, namespace in self.watches():
+                self.sink.detail(f"watching {_phrase(resource, namespace)}")
                 self.producers.watch(resource, namespace)
             timed_out = False
             while not self._over(interrupt):
@@ -238,6 +244,9 @@ class Tracker:
                 message = f"no activity for {quiet:g}s" + (f": {state.message}" if state.message else "")
                 self._fail(state, Verdict(State.FAILED, "NoActivity", message), None, by_rule=True)
         self._finish_diagnoses(wait=False)
+        if now >= self.next_progress:
+            self.next_progress = now + PROGRESS_INTERVAL
+            self.sink.progress([progress_row(state, now) for state in self.states.values()])
 
     def outcome(self, timed_out: bool, signum: int | None) -> Outcome:
         now = self.clock()
@@ -267,6 +276,8 @@ class Tracker:
             self._synced(item)
         elif isinstance(item, WatchFailed):
             self._watch_failed(item)
+        elif isinstance(item, ApiNote):
+            self.sink.detail(item.message)
         elif isinstance(item, LogEnded):
             self.ended.add((item.namespace, item.pod, item.container))
             if not item.reason.startswith(("terminated", "pod ")):
@@ -345,6 +356,7 @@ class Tracker:
     def _synced(self, item: Synced) -> None:
         resource = item.resource
         self.synced.add((resource.group, resource.plural, item.namespace or ""))
+        self.sink.detail(f"listed {_phrase(resource, item.namespace)}")
         for state in self.states.values():
             if state.final or not self._complete(state):
                 continue
@@ -653,6 +665,10 @@ class Tracker:
             if phase in ("Succeeded", "Failed") and (namespace, name, container) not in self.ended:
                 return True
         return False
+
+
+def _phrase(resource: Resource, namespace: str | None) -> str:
+    return resource_phrase(resource.plural, resource.group, namespace, resource.namespaced)
 
 
 def _new_revision(old: dict, new: dict) -> bool:

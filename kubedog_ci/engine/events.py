@@ -61,4 +61,12 @@ class LogEnded:
     reason: str
 
 
-Event = ObjectEvent | Synced | WatchFailed | LogLine | LogEnded
+@dataclass(frozen=True)
+class ApiNote:
+    """A producer's remark on its API traffic (a watch reconnecting, a relist after 410 Gone, a retried request):
+    nothing to decide on, shown with -v."""
+
+    message: str
+
+
+Event = ObjectEvent | Synced | WatchFailed | LogLine | LogEnded | ApiNote

@@ -25,6 +25,10 @@ class Options:
     grace_scale: float = 1.0
     api_timeout: float = 60.0
     """Seconds the API may stay unreachable before a watcher gives up (a cluster error)."""
+    origin: float | None = None
+    """Wall-clock time (epoch seconds) the run began, when it began before tracking did (apply-and-track: the
+    start of the apply). Log lines (`logs_since`) and Events are taken from then on, so what the new Pods did
+    between their creation and the start of the watches is not lost. None: when tracking starts."""
     follow: bool = False
     """`kubedog follow`: never end on verdicts (only on a stop request or a cluster error); a target with a
     verdict re-opens when its object starts a new revision, and a deleted one is reported and waited for."""

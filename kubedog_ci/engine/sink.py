@@ -47,9 +47,44 @@ class LogRecord:
     text: str
 
 
+@dataclass(frozen=True)
+class Applied:
+    """One object applied by apply-and-track, before tracking starts: `line` is kubectl's line
+    (`deployment.apps/web created`); `source` the manifest's FILE:LINE."""
+
+    kind: str
+    namespace: str
+    name: str
+    action: str
+    line: str
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One row of the live status: a target as it stands now. `ready`/`desired` are None for kinds without
+    replicas; `age` is seconds since tracking started."""
+
+    target: str
+    state: State
+    ready: int | None
+    desired: int | None
+    restarts: int
+    age: float
+    reason: str
+
+
 class Sink(Protocol):
     """An output of the engine. `notice` carries the engine's own remarks (a watch it could not open, a target
-    not found yet); `summary` comes last, once."""
+    not found yet); `detail` API-level remarks only `-v` shows (what is watched, reconnects); `progress` comes
+    about once a second with every target's row; `summary` comes last, once. `applied` is called by
+    apply-and-track before the engine starts."""
+
+    def applied(self, record: Applied) -> None: ...
+
+    def detail(self, message: str) -> None: ...
+
+    def progress(self, rows: list[Progress]) -> None: ...
 
     def status(self, change: StatusChange) -> None: ...
 

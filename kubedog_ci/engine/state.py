@@ -17,7 +17,7 @@ from kubedog_ci.engine.budget import Budget
 from kubedog_ci.engine.objects import controller_uid, is_observed, meta, uid
 from kubedog_ci.engine.outcome import Diagnosis
 from kubedog_ci.engine.settings import DEFAULT, FailMode, TargetSettings
-from kubedog_ci.engine.sink import EventNotice
+from kubedog_ci.engine.sink import EventNotice, Progress
 from kubedog_ci.engine.target import Target
 from kubedog_ci.kube.discovery import Resource
 from kubedog_ci.rules import State
@@ -224,3 +224,27 @@ class TargetState:
         while len(self.recent_warnings) > RECENT_WARNINGS:
             self.recent_warnings.popitem(last=False)
         return news
+
+
+def progress_row(state: TargetState, now: float) -> Progress:
+    """The live-status row of a target: replicas ready of desired (by kind), restarts of its current Pods."""
+    obj = state.obj or {}
+    status = obj.get("status") or {}
+    kind = obj.get("kind")
+    ready: int | None = None
+    desired: int | None = None
+    if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+        ready, desired = int(status.get("readyReplicas") or 0), replicas(obj)
+    elif kind == "DaemonSet":
+        ready, desired = int(status.get("numberReady") or 0), int(status.get("desiredNumberScheduled") or 0)
+    elif kind == "Job":
+        spec = obj.get("spec") or {}
+        ready, desired = int(status.get("succeeded") or 0), int(spec.get("completions") or 1)
+    elif kind == "Pod":
+        containers = status.get("containerStatuses") or []
+        ready, desired = sum(1 for c in containers if c.get("ready")), len((obj.get("spec") or {}).get(
+            "containers") or containers)
+    restarts = sum(int(entry.get("restartCount") or 0) for pod in state.pods.values()
+                   for entry in (pod.get("status") or {}).get("containerStatuses") or [])
+    return Progress(state.label, state.state, ready, desired, restarts, (state.finished or now) - state.started,
+                    state.reason)

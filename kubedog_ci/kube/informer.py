@@ -7,7 +7,8 @@ resourceVersion seen (bookmarks advance it), so nothing is replayed and nothing 
 longer holds that history (410 Gone) the informer lists again and emits only the difference from what it had
 already reported, compared by uid and resourceVersion: a Deployment that turned Ready while the watch was away
 is reported in its final state, and nothing unchanged is repeated. Transient failures are retried (see
-kube.retry); 401/403, or an API that stays away past `api_timeout`, end the thread with a `WatchFailed`.
+kube.retry); 401/403, or an API that stays away past `api_timeout`, end the thread with a `WatchFailed`. Each
+resume and relist is told as an `ApiNote`, which only `-v` shows.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 
 from kubernetes import client
 
-from kubedog_ci.engine.events import ObjectEvent, Synced, WatchFailed
+from kubedog_ci.engine.events import ApiNote, ObjectEvent, Synced, WatchFailed
 from kubedog_ci.kube.discovery import Resource
 from kubedog_ci.kube.retry import (
     DEFAULT_API_TIMEOUT,
@@ -31,6 +32,7 @@ from kubedog_ci.kube.retry import (
     GiveUp,
     Requester,
     Stopped,
+    describe_error,
     resource_phrase,
 )
 
@@ -48,7 +50,7 @@ class _Gone(Exception):
 
 class Informer(threading.Thread):
     """List then watch `resource` in `namespace` (None: all namespaces; ignored for a cluster-scoped type, but
-    echoed in Synced and WatchFailed), putting ObjectEvent / Synced / WatchFailed on `out` until `stop` is set
+    echoed in Synced and WatchFailed), putting ObjectEvent / Synced / WatchFailed / ApiNote on `out` until `stop` is set
     (nothing more is put then) or it gives up (WatchFailed is then the last thing it puts).
 
     Every object put on `out` carries `kind` and `apiVersion` (list items lack them). Event types are the
@@ -83,6 +85,7 @@ class Informer(threading.Thread):
                     self._watch_once()
                 except _Gone:
                     self.relists += 1
+                    self.out.put(ApiNote(f"watch {self._what}: resourceVersion too old (410 Gone); listing again"))
                     self._list_and_sync()
         except Stopped:
             return
@@ -176,11 +179,13 @@ class Informer(threading.Thread):
             if err.status == 410:
                 raise _Gone from err
             self._requests.failed(err, "watch", self._what)
+            self._resuming(describe_error(err))
             return
         except (*TRANSPORT_ERRORS, ValueError) as err:
             if self.stop.is_set():
                 raise Stopped from None
             self._requests.failed(err, "watch", self._what)
+            self._resuming(describe_error(err))
             return
         # A clean end (timeoutSeconds, or the server closing the watch): resume at once, unless the server keeps
         # closing empty watches immediately, which would otherwise become a busy loop.
@@ -188,6 +193,12 @@ class Informer(threading.Thread):
             self._quiet_backoff.reset()
         else:
             self._requests.sleep(self._quiet_backoff.next())
+        if not self.stop.is_set():
+            self._resuming("connection closed")
+
+    def _resuming(self, why: str) -> None:
+        """Tell -v that the watch ended and is about to resume (after the back-off, if any)."""
+        self.out.put(ApiNote(f"watch {self._what}: {why}; resuming from resourceVersion {self._rv}"))
 
     def _handle(self, event: dict) -> None:
         kind = event.get("type")

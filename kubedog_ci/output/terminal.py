@@ -7,37 +7,61 @@ interleave mid-line and a CI log shows them as they happen:
     deploy/web progressing: Waiting for deployment "web" rollout to finish: 1 of 2 updated replicas are available...
     deploy/web po/web-7c9f-x2k Warning BackOff: Back-off restarting failed container app in pod ...
 
-With colors on, each resource keeps one color for the whole run (chosen from its name, so it is the same from
-run to run), Warning events are yellow and failures red. Colors are on with `--color always`, or with `auto`
-when stdout is a terminal and NO_COLOR is not set (https://no-color.org).
+On a terminal (live mode) a status block of every resource (state, ready replicas, restarts, age) stays at the
+bottom of the screen: before any other line is written it is erased, and it is redrawn below, in the same
+write, so log lines scroll above it and are never torn. Off a terminal (a CI log) a compact status table is
+printed every `status_interval` seconds instead, while something is still progressing. `quiet` keeps only the
+diagnoses and the summary; `verbose` adds API-level detail (what is watched, reconnects, relists).
+
+Text from the cluster (logs, Event and status messages, diagnoses) passes through `clean`, so a container
+cannot clear the screen, move the cursor or retitle the window. With colors on, each resource keeps one color
+for the whole run (chosen from its name, so it is the same from run to run), Warning events are yellow and
+failures red. Colors are on with `--color always`, or with `auto` when FORCE_COLOR is set and not empty
+(https://force-color.org), or else on a terminal when NO_COLOR is unset or empty (https://no-color.org).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
+import time
 import zlib
+from collections.abc import Callable, Mapping
 from typing import TextIO
 
 import colorama
 from colorama import Fore, Style
 
 from kubedog_ci.engine.outcome import Diagnosis, Outcome
-from kubedog_ci.engine.sink import EventNotice, LogRecord, StatusChange
+from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
+from kubedog_ci.output.text import clean
 from kubedog_ci.rules import State
 
 PALETTE = (Fore.CYAN, Fore.GREEN, Fore.MAGENTA, Fore.BLUE, Fore.LIGHTCYAN_EX, Fore.LIGHTGREEN_EX,
            Fore.LIGHTMAGENTA_EX, Fore.LIGHTBLUE_EX)
 """Resource colors; red and yellow are kept for failures and warnings."""
+STATUS_HEADER = ("RESOURCE", "STATE", "READY", "RESTARTS", "AGE", "REASON")
+REDRAW_INTERVAL = 0.5
+"""Seconds the live block is left as drawn: progress comes about once a second, and jitter must not double it."""
+ERASE_BELOW = "\x1b[J"
 
 
-def use_color(mode: str, stream: TextIO, environ: dict[str, str] | None = None) -> bool:
-    """`always`, `never`, or `auto`: a terminal, and NO_COLOR unset or empty."""
+def use_color(mode: str, stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """`always`, `never`, or `auto`: FORCE_COLOR non-empty forces it, else a terminal with NO_COLOR unset or
+    empty."""
     if mode != "auto":
         return mode == "always"
     env = os.environ if environ is None else environ
+    if env.get("FORCE_COLOR"):
+        return True
     return not env.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
+
+
+def one_line(text: str) -> str:
+    """Text from the cluster, cleaned, on one line: each record is whole lines of the sink's own making."""
+    return " ".join(clean(text).splitlines())
 
 
 def format_duration(seconds: float) -> str:
@@ -52,14 +76,43 @@ def format_duration(seconds: float) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
-class TerminalSink:
-    """Human-readable output on one stream (stdout by default)."""
+def format_age(seconds: float) -> str:
+    """`7s`, `4m05s`, `1h02m`: whole seconds, as kubectl shows an AGE."""
+    return f"{int(seconds)}s" if seconds < 60 else format_duration(seconds)
 
-    def __init__(self, stream: TextIO | None = None, *, color: bool = False) -> None:
+
+def status_rows(rows: list[Progress]) -> list[tuple[str, ...]]:
+    """The status table's cells, header first, padded to aligned columns but the last."""
+    cells = [STATUS_HEADER] + [
+        (row.target, str(row.state), "-" if row.ready is None else f"{row.ready}/{row.desired}", str(row.restarts),
+         format_age(row.age), one_line(row.reason) or "-") for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(STATUS_HEADER) - 1)]
+    return [(*(cell.ljust(width) for cell, width in zip(line, widths, strict=False)), line[-1]) for line in cells]
+
+
+class TerminalSink:
+    """Human-readable output on one stream (stdout by default). `live` None: live when the stream is a terminal.
+    `clock` (monotonic) paces the live block and the periodic table."""
+
+    def __init__(self, stream: TextIO | None = None, *, color: bool = False, quiet: bool = False,
+                 verbose: bool = False, status_interval: float = 15.0, live: bool | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream or sys.stdout
         self.color = color
-        if color:
-            colorama.just_fix_windows_console()
+        self.quiet = quiet
+        self.verbose = verbose
+        self.status_interval = status_interval
+        self.live = (hasattr(self.stream, "isatty") and self.stream.isatty()) if live is None else live
+        self.clock = clock
+        self._rows: list[Progress] = []
+        """The live block's rows as last reported; empty once the summary ended it."""
+        self._drawn = 0
+        """Lines of the live block on the screen now: the cursor sits at the start of the line below them."""
+        self._drawn_at: float | None = None
+        """When progress last redrew the block."""
+        self._next_table: float | None = None
+        if color or self.live:
+            colorama.just_fix_windows_console()  # colors and cursor moves on a Windows console
 
     def _paint(self, text: str, *styles: str) -> str:
         return "".join(styles) + text + Style.RESET_ALL if self.color and styles else text
@@ -69,38 +122,109 @@ class TerminalSink:
         return self._paint(label if text is None else text, PALETTE[zlib.crc32(label.encode()) % len(PALETTE)])
 
     def _write(self, *lines: str) -> None:
-        self.stream.write("".join(line + "\n" for line in lines))
+        """Whole lines in one write; in live mode the block is erased first and redrawn after them."""
+        text = "".join(line + "\n" for line in lines)
+        if self._rows:
+            text = self._erase() + text + self._block()
+        self.stream.write(text)
         self.stream.flush()
 
+    # --- the live block -------------------------------------------------------------------------------------
+
+    def _erase(self) -> str:
+        """Back to the block's first line, and clear from there down."""
+        erase = f"\r\x1b[{self._drawn}A{ERASE_BELOW}" if self._drawn else ""
+        self._drawn = 0
+        return erase
+
+    def _block(self) -> str:
+        """The block as it is drawn now, each line cut to the terminal's width (a wrapped line would break the
+        count of lines to erase) and as many lines as fit its height (lines scrolled off cannot be erased)."""
+        size = shutil.get_terminal_size()
+        width, height = max(size.columns - 1, 10), max(size.lines - 1, 2)
+        rows = self._rows
+        if len(rows) + 1 > height:  # what still needs attention first
+            rows = sorted(rows, key=lambda row: row.state is State.READY)
+        table = status_rows(rows)
+        hidden = len(table) - height
+        if hidden > 0:
+            table = table[:height - 1]
+        lines = []
+        for index, cells in enumerate(table):
+            line = "  ".join(cells)[:width]
+            if index == 0:
+                line = self._paint(line, Style.DIM)
+            elif rows[index - 1].state is State.FAILED:
+                line = self._paint(line, Fore.RED)
+            lines.append(line)
+        if hidden > 0:
+            lines.append(f"... {hidden + 1} more"[:width])
+        self._drawn = len(lines)
+        return "".join(line + "\n" for line in lines)
+
+    # --- records --------------------------------------------------------------------------------------------
+
+    def applied(self, record: Applied) -> None:
+        if not self.quiet:
+            self._write(one_line(record.line))
+
+    def detail(self, message: str) -> None:
+        if self.verbose:
+            self._write(self._paint(f"kubedog: {one_line(message)}", Style.DIM))
+
+    def progress(self, rows: list[Progress]) -> None:
+        if self.quiet or not rows:
+            return
+        now = self.clock()
+        if self.live:
+            self._rows = rows
+            if self._drawn_at is None or now - self._drawn_at >= REDRAW_INTERVAL:
+                self._drawn_at = now
+                self.stream.write(self._erase() + self._block())
+                self.stream.flush()
+        elif self.status_interval > 0:
+            if self._next_table is None:
+                self._next_table = now + self.status_interval
+            elif now >= self._next_table:
+                self._next_table = now + self.status_interval
+                if any(row.state is State.PROGRESSING for row in rows):
+                    self._write(*("  ".join(cells).rstrip() for cells in status_rows(rows)))
+
     def status(self, change: StatusChange) -> None:
-        if change.state is State.FAILED:
+        if change.state is State.FAILED or self.quiet:
             return  # the diagnosis block announces a failure, with its cause
         word = self._paint("ready", Style.BRIGHT) if change.state is State.READY else str(change.state)
-        lines = [f"{self._resource(change.target)} {word}: {change.message}"]
-        lines += [f"{self._resource(change.target)} {self._paint('warning', Fore.YELLOW)}: {w}"
+        lines = [f"{self._resource(change.target)} {word}: {one_line(change.message)}"]
+        lines += [f"{self._resource(change.target)} {self._paint('warning', Fore.YELLOW)}: {one_line(w)}"
                   for w in change.warnings]
         self._write(*lines)
 
     def event(self, notice: EventNotice) -> None:
+        if self.quiet:
+            return
         count = f" (x{notice.count})" if notice.count > 1 else ""
-        tag = self._paint(f"{notice.type} {notice.reason}{count}", Fore.YELLOW, Style.BRIGHT)
-        subject = "" if notice.subject == notice.target else f" {notice.subject}"
-        self._write(f"{self._resource(notice.target)}{subject} {tag}: {notice.message}")
+        tag = self._paint(f"{one_line(notice.type)} {one_line(notice.reason)}{count}", Fore.YELLOW, Style.BRIGHT)
+        subject = "" if notice.subject == notice.target else f" {one_line(notice.subject)}"
+        self._write(f"{self._resource(notice.target)}{subject} {tag}: {one_line(notice.message)}")
 
     def log(self, record: LogRecord) -> None:
+        if self.quiet:
+            return
         prefix = self._resource(record.target, f"{record.target} po/{record.pod}[{record.container}]")
-        self._write(f"{prefix} | {record.text}")
+        self._write(f"{prefix} | {one_line(record.text)}")
 
     def failed(self, diagnosis: Diagnosis) -> None:
-        headline, *rest = diagnosis.lines()
+        headline, *rest = (one_line(line) for line in diagnosis.lines())
         self._write("", self._paint(headline, Fore.RED, Style.BRIGHT), *rest)
 
     def notice(self, message: str) -> None:
-        self._write(self._paint(f"kubedog: {message}", Style.DIM))
+        if not self.quiet:
+            self._write(self._paint(f"kubedog: {one_line(message)}", Style.DIM))
 
     def summary(self, outcome: Outcome) -> None:
         """One row per target. VERDICT is one word (ready, progressing, FAILED, ignored, left-behind), so a CI
-        script can parse the table."""
+        script can parse the table. The live block is erased for good first."""
+        self._rows = []
         rows = [("RESOURCE", "VERDICT", "DURATION", "REASON")]
         for result in outcome.results:
             verdict, reason = "FAILED" if result.state is State.FAILED else str(result.state), result.reason or "-"
@@ -108,7 +232,7 @@ class TerminalSink:
                 verdict, reason = "ignored", f"{reason} (fail-mode ignore)"
             elif result.left_behind:
                 verdict = "left-behind"
-            rows.append((result.label, verdict, format_duration(result.duration), reason))
+            rows.append((result.label, verdict, format_duration(result.duration), one_line(reason)))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         lines = [""]
         for index, row in enumerate(rows):
@@ -122,4 +246,5 @@ class TerminalSink:
                          f"{format_duration(outcome.duration)}")
         elif outcome.timed_out:
             lines.append(f"timed out after {format_duration(outcome.duration)}")
-        self._write(*lines)
+        self.stream.write(self._erase() + "".join(line + "\n" for line in lines))
+        self.stream.flush()

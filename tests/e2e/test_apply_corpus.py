@@ -8,17 +8,17 @@ cluster-scoped and must be applied before the StatefulSet whose claims use it.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from kubedog_ci.sim.cluster import SimCluster
+from tests import support
 from tests.support import kube_for
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
-KUBEDOG = [sys.executable, "-m", "kubedog_ci.cli.main", "apply-and-track"]
+KUBEDOG = [*support.KUBEDOG, "apply-and-track"]
 
 
 def apply_and_track(cluster: SimCluster, namespace: str, directory: Path) -> tuple[subprocess.CompletedProcess[str],

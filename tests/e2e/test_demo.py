@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
+
+from tests.support import KUBEDOG
 
 DEMO_LIMIT = 30.0
 """README promises the demo in under 30 seconds; it takes about 3 here."""
@@ -13,7 +14,7 @@ DEMO_LIMIT = 30.0
 
 def test_demo_applies_tracks_and_explains_the_ci_exit_code() -> None:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "kubedog_ci.cli.main", "demo", "--color", "never"],
+    done = subprocess.run([*KUBEDOG, "demo", "--color", "never"],
                           capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - started
     out = done.stdout

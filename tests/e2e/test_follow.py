@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -14,9 +13,10 @@ from collections.abc import Callable, Iterable
 import pytest
 
 from kubedog_ci.sim.cluster import SimCluster
+from tests import support
 from tests.support import Kube
 
-KUBEDOG = [sys.executable, "-m", "kubedog_ci.cli.main", "follow"]
+KUBEDOG = [*support.KUBEDOG, "follow"]
 
 
 def ticking(version: str) -> dict:

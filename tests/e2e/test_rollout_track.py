@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,9 +18,10 @@ import yaml
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import DenyRule
+from tests import support
 from tests.support import Kube, kube_for, wait_until
 
-KUBEDOG = [sys.executable, "-m", "kubedog_ci.cli.main", "rollout", "track"]
+KUBEDOG = [*support.KUBEDOG, "rollout", "track"]
 SCALE = ["--grace-scale", "0.02", "--color", "never"]
 FOREVER = "while true; do sleep 5; done"
 SLOW_PULL = {"sim.kubedog-ci.io/pull-seconds": "1000"}

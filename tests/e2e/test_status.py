@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,9 +13,7 @@ import yaml
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import DenyRule
-from tests.support import Kube, wait_until
-
-KUBEDOG = [sys.executable, "-m", "kubedog_ci.cli.main"]
+from tests.support import KUBEDOG, Kube, wait_until
 
 DEPLOY = """
 apiVersion: apps/v1

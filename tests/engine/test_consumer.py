@@ -13,7 +13,7 @@ from kubedog_ci.engine.consumer import Interrupt, Tracker
 from kubedog_ci.engine.events import LogEnded, LogLine, ObjectEvent, Synced, WatchFailed
 from kubedog_ci.engine.outcome import Diagnosis, Options, Outcome
 from kubedog_ci.engine.settings import TargetSettings
-from kubedog_ci.engine.sink import EventNotice, LogRecord, StatusChange
+from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
 from kubedog_ci.engine.state import EVENTS, PODS, REPLICASETS
 from kubedog_ci.engine.target import Target, TargetKey
 from kubedog_ci.kube.discovery import Resource
@@ -62,6 +62,7 @@ class Recorder:
         self.logs: list[LogRecord] = []
         self.diagnoses: list[Diagnosis] = []
         self.notices: list[str] = []
+        self.details: list[str] = []
         self.outcomes: list[Outcome] = []
 
     def status(self, change: StatusChange) -> None:
@@ -81,6 +82,15 @@ class Recorder:
 
     def summary(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
+
+    def applied(self, record: Applied) -> None:
+        pass  # apply-and-track's, before the engine starts
+
+    def detail(self, message: str) -> None:
+        self.details.append(message)
+
+    def progress(self, rows: list[Progress]) -> None:
+        pass  # the sinks' live status, not what these tests judge
 
 
 class Clock:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from kubernetes import client
 
-from kubedog_ci.engine.events import Event, LogEnded, LogLine, ObjectEvent, Synced, WatchFailed
+from kubedog_ci.engine.events import ApiNote, Event, LogEnded, LogLine, ObjectEvent, Synced, WatchFailed
 from kubedog_ci.kube.discovery import Resource
 from tests.support import wait_until
 
@@ -23,18 +23,21 @@ DEPLOYMENTS = Resource("apps", "v1", "deployments", "deployment", "Deployment", 
 
 
 class Collector:
-    """Everything the producers put on one queue, in order; `until` polls it without timing assumptions."""
+    """Everything the producers put on one queue, in order; `until` polls it without timing assumptions. ApiNotes
+    (remarks for -v, as many as the network's whims) are kept apart in `notes`."""
 
     def __init__(self) -> None:
         self.queue: queue.Queue = queue.Queue()
         self.items: list[Event] = []
+        self.notes: list[ApiNote] = []
 
     def pull(self) -> list[Event]:
         while True:
             try:
-                self.items.append(self.queue.get_nowait())
+                item = self.queue.get_nowait()
             except queue.Empty:
                 return self.items
+            (self.notes if isinstance(item, ApiNote) else self.items).append(item)
 
     def until(self, predicate: Callable[[list[Event]], object], timeout: float = 10.0,
               message: str = "events") -> object:

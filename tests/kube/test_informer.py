@@ -190,6 +190,11 @@ def test_transition_while_disconnected_is_reported_after_410(sim_factory: Callab
         assert len(collector.objects("steady")) == steady_before
         assert_consistent(collector)
         assert not collector.failures()
+        notes = [note.message for note in collector.notes]
+        assert 'watch deployments.apps in namespace "default": resourceVersion too old (410 Gone); listing again' \
+            in notes, notes
+        assert any(note.startswith('watch deployments.apps in namespace "default": ') and
+                   "; resuming from resourceVersion " in note for note in notes), notes
 
 
 def test_random_410s_still_reach_the_final_state(cluster_kube: Callable[..., Kube], collector: Collector,
