@@ -11,8 +11,6 @@ is idempotent) until the API timeout; a refusal (4xx) is the user's to fix and i
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import json
 import threading
 import time
@@ -21,13 +19,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from kubedog_ci.kube.connect import Cluster
-from kubedog_ci.kube.retry import TRANSPORT_ERRORS, ApiError, GiveUp, Requester
+from kubedog_ci.kube.retry import ApiError, GiveUp, Requester
 from kubedog_ci.manifests.validate import Planned
+from kubedog_ci.output.redact import SECRETS
 
 APPLY_PATCH = "application/apply-patch+yaml"
 CRD_ESTABLISHED_TIMEOUT = 60.0
 POLL = 0.1
-REDACTED = "[redacted]"
 
 T = TypeVar("T")
 
@@ -163,23 +161,16 @@ class Applier:
             raise
 
     def _call(self, request: Callable[[], T], verb: str, what: str) -> T:
-        """`request`, retried on what may pass (429, 5xx, a dropped connection) until the API timeout; a refusal
-        (4xx, a conflict) is raised as ApiError for the caller; a server that stays away as ClusterUnavailable."""
-        while True:
-            try:
-                return request()
-            except ApiError as err:
-                if 400 <= err.status < 500 and err.status != 429:
-                    if err.status == 401:
-                        raise ClusterUnavailable(self.requester.refusal(err, verb, what)) from err
-                    raise
-                failure: BaseException = err
-            except TRANSPORT_ERRORS as err:
-                failure = err
-            try:
-                self.requester.failed(failure, verb, what)
-            except GiveUp as err:
-                raise ClusterUnavailable(err.message) from failure
+        """`request` under the one retry policy (Requester.retrying); a refusal (4xx, a conflict) is raised as
+        ApiError for the caller, bad credentials (401) and a server that stays away as ClusterUnavailable."""
+        try:
+            return self.requester.retrying(request, verb, what)
+        except ApiError as err:
+            if err.status == 401:
+                raise ClusterUnavailable(self.requester.refusal(err, verb, what)) from err
+            raise
+        except GiveUp as err:
+            raise ClusterUnavailable(err.message) from err
 
     def _wait_established(self, planned: Planned, done: list[Applied]) -> None:
         """Until the CRD is Established; NamesAccepted=False (a name clash) is a rejection."""
@@ -210,17 +201,7 @@ def _crd_type(crd: dict) -> tuple[str, str]:
 
 
 def _redact(message: str, obj: dict) -> str:
-    """A Secret's values (as written, and base64-decoded) never reach the output, not even inside the server's
-    error message."""
-    if obj.get("kind") != "Secret":
-        return message
-    values: set[str] = set()
-    for value in (obj.get("stringData") or {}).values():
-        values.add(str(value))
-    for value in (obj.get("data") or {}).values():
-        values.add(str(value))
-        with contextlib.suppress(ValueError, UnicodeDecodeError):
-            values.add(base64.b64decode(str(value), validate=True).decode())
-    for value in sorted((v for v in values if len(v) >= 3), key=len, reverse=True):
-        message = message.replace(value, REDACTED)
-    return message
+    """The server's words on one line, without a Secret's values: the server may quote them (as written, or
+    base64-decoded), and a line break would let the rest of its message start a line of our output."""
+    SECRETS.add_secret(obj)
+    return " ".join(SECRETS.redact(message).splitlines())

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from kubedog_ci.manifests.order import apply_order
     from kubedog_ci.manifests.reader import ManifestError
     from kubedog_ci.manifests.validate import validate
+    from kubedog_ci.output.redact import SECRETS
 
     if not args.filename and not args.kustomize:
         raise UsageError("give the manifests to apply: -f FILE|DIR|URL|- or -k DIR")
@@ -72,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     """label -> FILE:LINE, filled in once the targets are known; the sink reads it at the end of the run."""
     sink = build_sink(args, sources)
     manifests, settings = _read(args)
-    cluster = connect(args.kubeconfig, args.context)
+    for manifest in manifests:  # before anything reaches the cluster, whose messages may quote them
+        SECRETS.add_secret(manifest.obj)
+    cluster = connect(args.kubeconfig, args.context, options.api_timeout)
     resources, namespaces = _cluster_catalog(cluster)
     try:
         planned = validate(manifests, resources, namespaces, cluster.namespace, args.namespace)
@@ -120,20 +123,10 @@ def _read(args: argparse.Namespace) -> tuple[list[Manifest], dict[int, TargetSet
 
 def _cluster_catalog(cluster: Cluster) -> tuple[list[Resource], set[str]]:
     """The served resource types and the existing namespaces, for the checks before apply."""
-    import urllib3
-    from kubernetes import client
-
-    from kubedog_ci.kube.connect import api_failure, get_json
     from kubedog_ci.kube.discovery import discover
 
-    try:
-        resources = discover(cluster.api)
-    except (client.ApiException, urllib3.exceptions.HTTPError, OSError) as err:
-        raise api_failure(cluster, err, "discover", "the served resource types") from err
-    try:
-        items = get_json(cluster.api, "/api/v1/namespaces").get("items") or []
-    except (client.ApiException, urllib3.exceptions.HTTPError, OSError) as err:
-        raise api_failure(cluster, err, "list", "namespaces") from err
+    resources = discover(cluster)
+    items = cluster.get_json("/api/v1/namespaces", "list", "namespaces").get("items") or []
     return resources, {item["metadata"]["name"] for item in items}
 
 

@@ -12,7 +12,14 @@ import signal
 
 from kubedog_ci.cli import exit_codes
 from kubedog_ci.cli.errors import CommandError
-from kubedog_ci.cli.rollout_command import add_target_flags, check_grace_scale, logs_since, run_engine
+from kubedog_ci.cli.rollout_command import (
+    add_target_flags,
+    check_grace_scale,
+    logs_since,
+    max_log_streams,
+    run_engine,
+)
+from kubedog_ci.cli.targets import api_timeout
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -30,7 +37,8 @@ def run_follow(args: argparse.Namespace) -> int:
 
     check_grace_scale(args)
     options = Options(timeout=0, logs=args.logs, logs_since=logs_since(args), fail_fast=False,
-                      grace_scale=args.grace_scale, follow=True)
+                      grace_scale=args.grace_scale, api_timeout=api_timeout(args),
+                      max_log_streams=max_log_streams(args), follow=True)
     outcome = run_engine(args, options)
     if outcome.stopped_by == signal.SIGTERM:
         return exit_codes.SIGTERM

@@ -2,7 +2,8 @@
 
 stdout carries either the human stream (terminal sink) or, with `--output json`, JSON lines and nothing else;
 CI annotations go to stdout beside the human stream (GitHub and GitLab read them there) and to stderr beside
-JSON lines. `--junit` writes a file at the end of every run, whatever ended it.
+JSON lines. `--junit` writes a file at the end of every run, whatever ended it. Every record loses its secret
+values (output.redact) before any of them sees it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def add_report_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--junit", metavar="PATH", help="write a JUnit XML report here at the end of the run")
     parser.add_argument("--junit-log-lines", type=int, default=200, metavar="N",
                         help="log lines kept per resource for the JUnit report's system-out (default 200)")
+    parser.add_argument("--raw-logs", action="store_true",
+                        help="print log lines with their escape sequences (colors, cursor moves) instead of removing "
+                        "them; CI workflow commands stay blocked")
     parser.add_argument("--ci", choices=("auto", "none", "github", "gitlab"), default="auto",
                         help="CI integration: annotations, groups and step summary (auto: detected from the "
                         "environment; default)")
@@ -45,6 +49,7 @@ def build_sink(args: argparse.Namespace, sources: Mapping[str, str] | None = Non
     """The sinks the flags ask for, as one. `sources` maps a target's label to its manifest's FILE:LINE."""
     from kubedog_ci.output.ci import detect_ci
     from kubedog_ci.output.fanout import Fanout
+    from kubedog_ci.output.redact import RedactingSink
     from kubedog_ci.output.terminal import TerminalSink, use_color
 
     stream = stream or sys.stdout
@@ -56,14 +61,9 @@ def build_sink(args: argparse.Namespace, sources: Mapping[str, str] | None = Non
         raise UsageError(f"--status-interval: {err}") from err
     if args.junit_log_lines < 0:
         raise UsageError(f"--junit-log-lines must be 0 or more, got {args.junit_log_lines}")
+    # The CI sink first: GitHub's stops workflow commands before any other line is printed; it writes its own
+    # output at the summary, which the fanout gives it last.
     sinks: list[Sink] = []
-    if args.output == "json":
-        from kubedog_ci.output.jsonlines import JsonLinesSink
-
-        sinks.append(JsonLinesSink(stream))
-    else:
-        sinks.append(TerminalSink(stream, color=use_color(args.color, stream, env), quiet=args.quiet,
-                                  verbose=args.verbose, status_interval=interval))
     ci = detect_ci(env) if args.ci == "auto" else args.ci
     annotations = stream if args.output == "text" else sys.stderr
     if ci == "github":
@@ -74,8 +74,15 @@ def build_sink(args: argparse.Namespace, sources: Mapping[str, str] | None = Non
         from kubedog_ci.output.gitlab import GitLabSink
 
         sinks.append(GitLabSink(annotations))
+    if args.output == "json":
+        from kubedog_ci.output.jsonlines import JsonLinesSink
+
+        sinks.append(JsonLinesSink(stream))
+    else:
+        sinks.append(TerminalSink(stream, color=use_color(args.color, stream, env), quiet=args.quiet,
+                                  verbose=args.verbose, status_interval=interval, raw_logs=args.raw_logs))
     if args.junit:
         from kubedog_ci.output.junit import JUnitSink
 
         sinks.append(JUnitSink(args.junit, log_lines=args.junit_log_lines, sources=labels))
-    return sinks[0] if len(sinks) == 1 else Fanout(sinks)
+    return RedactingSink(sinks[0] if len(sinks) == 1 else Fanout(sinks))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING
 from kubedog_ci.cli import exit_codes
 from kubedog_ci.cli.errors import CommandError, UsageError
 from kubedog_ci.cli.report_flags import add_report_flags, build_sink
-from kubedog_ci.cli.targets import add_cluster_flags, parse_resource_args
+from kubedog_ci.cli.targets import add_cluster_flags, api_timeout, parse_resource_args
 from kubedog_ci.durations import parse_duration
 
 if TYPE_CHECKING:
@@ -69,6 +68,9 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
     add_report_flags(parser)
     parser.add_argument("--logs", action=argparse.BooleanOptionalAction, default=True,
                         help="stream the logs of the current revision's containers (default: on)")
+    parser.add_argument("--max-log-streams", type=int, default=50, metavar="N",
+                        help="follow at most N container logs at once; the others wait for one of them to end, and "
+                        "then start from where they would have (default 50)")
     parser.add_argument("--logs-since", default="now", metavar="now|all|DURATION",
                         help="logs of already running containers from: now (default), all, or DURATION ago")
     parser.add_argument("--grace-scale", type=float, default=1.0, metavar="F",
@@ -99,6 +101,12 @@ def logs_since(args: argparse.Namespace) -> float | None:
         raise UsageError(f"--logs-since: {err}; or use now or all") from err
 
 
+def max_log_streams(args: argparse.Namespace) -> int:
+    if args.max_log_streams < 1:
+        raise UsageError(f"--max-log-streams must be at least 1, got {args.max_log_streams}")
+    return args.max_log_streams
+
+
 def check_grace_scale(args: argparse.Namespace) -> None:
     if args.grace_scale <= 0:
         raise UsageError(f"--grace-scale must be greater than 0, got {args.grace_scale}")
@@ -118,7 +126,8 @@ def options_from(args: argparse.Namespace) -> Options:
         raise UsageError(f"--failures-allowed-per-replica must be 0 or more, got {args.failures_allowed_per_replica}")
     check_grace_scale(args)
     return Options(timeout=timeout, logs=args.logs, logs_since=since, fail_fast=args.fail_fast,
-                   failures_allowed_per_replica=args.failures_allowed_per_replica, grace_scale=args.grace_scale)
+                   failures_allowed_per_replica=args.failures_allowed_per_replica, grace_scale=args.grace_scale,
+                   api_timeout=api_timeout(args), max_log_streams=max_log_streams(args))
 
 
 def run_track(args: argparse.Namespace) -> int:
@@ -162,7 +171,7 @@ def resolve_targets(args: argparse.Namespace) -> tuple[Cluster, list[Target], di
         manifests = read_paths(args.filename)
     except ManifestError as err:
         raise UsageError(str(err)) from err
-    cluster = connect(args.kubeconfig, args.context)
+    cluster = connect(args.kubeconfig, args.context, api_timeout(args))
     sources: dict[TargetKey, str] = {}
     if args.selector:
         targets = _selected(cluster, args.resources, args.selector, args.namespace or cluster.namespace)
@@ -231,17 +240,11 @@ def _named(args: argparse.Namespace, cluster: Cluster, manifests: list[Manifest]
 
 def _selected(cluster: Cluster, kinds: list[str], selector: str, namespace: str) -> list[Target]:
     """Every object of the given kinds (words, or comma-separated) that matches the label selector now."""
-    import urllib3
-    from kubernetes import client
-
     from kubedog_ci.engine.target import Target
-    from kubedog_ci.kube.connect import api_failure, get_json
     from kubedog_ci.kube.discovery import UnknownResource, discover, resolve
+    from kubedog_ci.kube.retry import ApiError, resource_phrase
 
-    try:
-        resources = discover(cluster.api)
-    except (client.ApiException, urllib3.exceptions.HTTPError, OSError) as err:
-        raise api_failure(cluster, err, "discover", "the served resource types") from err
+    resources = discover(cluster)
     targets = []
     for word in (kind for words in kinds for kind in words.split(",") if kind):
         try:
@@ -249,15 +252,12 @@ def _selected(cluster: Cluster, kinds: list[str], selector: str, namespace: str)
         except UnknownResource as err:
             raise UsageError(str(err)) from err
         scope = namespace if resource.namespaced else ""
-        path = f"{resource.path(scope)}?labelSelector={urllib.parse.quote(selector)}"
+        what = resource_phrase(resource.plural, resource.group, scope, resource.namespaced)
         try:
-            items = get_json(cluster.api, path).get("items") or []
-        except client.ApiException as err:
-            if err.status == 400:
-                raise UsageError(f"-l {selector}: {err.reason}") from err
-            raise api_failure(cluster, err, "list", resource.plural) from err
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise api_failure(cluster, err, "list", resource.plural) from err
+            items = cluster.get_json(resource.path(scope), "list", what, {"labelSelector": selector},
+                                     expected={400}).get("items") or []
+        except ApiError as err:
+            raise UsageError(f"-l {selector}: {err.message or err.reason}") from err
         targets += [Target(resource, scope, item["metadata"]["name"]) for item in items]
     if not targets:
         raise UsageError(f"no {', '.join(kinds)} objects match -l {selector}"

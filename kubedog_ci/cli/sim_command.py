@@ -34,6 +34,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--token", help="require this bearer token (401 without it)")
     serve.add_argument("--deny", action="append", default=[], metavar="VERB:RESOURCE[:NAMESPACE]",
                        help="answer 403 Forbidden to VERB on RESOURCE (plural or plural.group), repeatable")
+    serve.add_argument("--tls", action="store_true",
+                       help="serve HTTPS with a certificate made at start (needs the openssl command); the "
+                       "kubeconfig carries its CA")
     serve.add_argument("--fail-image", action="append", metavar="SUBSTRING",
                        help="image references containing SUBSTRING fail to pull (repeatable; "
                        "default: does-not-exist)")
@@ -43,6 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     from kubedog_ci.sim.cluster import SimCluster
     from kubedog_ci.sim.config import DenyRule, Faults, SimConfig
+    from kubedog_ci.sim.tls import TLSUnavailable
 
     if args.time_scale <= 0:
         raise UsageError(f"--time-scale must be greater than 0, got {args.time_scale}")
@@ -67,9 +71,11 @@ def run_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        cluster = SimCluster(config, port=args.port, kubeconfig_path=kubeconfig).start()
+        cluster = SimCluster(config, port=args.port, kubeconfig_path=kubeconfig, tls=args.tls).start()
     except OSError as err:
         raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {err.strerror}") from err
+    except TLSUnavailable as err:
+        raise UsageError(f"--tls: {err}") from err
     print(f"kubedog sim: serving the Kubernetes API at {cluster.url} (kubeconfig: {kubeconfig})", flush=True)
     try:
         while not stop.wait(0.5):

@@ -8,6 +8,7 @@ Exit code: 0 when all are ready, 1 when any failed, 3 when any is still progress
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from dataclasses import dataclass
@@ -86,12 +87,19 @@ def _row(obj: dict, namespace: str) -> Row:
 
 
 def _print(rows: list[Row], output: str) -> None:
+    """Reasons and messages come from the cluster: without secret values, and on one clean line in text."""
+    from kubedog_ci.output.redact import SECRETS
+    from kubedog_ci.output.text import one_line
+
+    rows = [dataclasses.replace(row, reason=SECRETS.redact(row.reason), message=SECRETS.redact(row.message))
+            for row in rows]
     if output == "json":
         json.dump([row.as_json() for row in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
     table = [("NAMESPACE", "RESOURCE", "VERDICT", "REASON", "MESSAGE")]
-    table += [(r.namespace or "-", f"{r.kind.lower()}/{r.name}", r.verdict, r.reason or "-", r.message) for r in rows]
+    table += [(r.namespace or "-", f"{r.kind.lower()}/{r.name}", r.verdict, one_line(r.reason) or "-",
+               one_line(r.message)) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(4)]
     for line in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(line[:4], widths, strict=True)) + "  " + line[4])

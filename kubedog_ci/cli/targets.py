@@ -6,16 +6,31 @@ import argparse
 from typing import TYPE_CHECKING
 
 from kubedog_ci.cli.errors import UsageError
+from kubedog_ci.durations import parse_duration
 
 if TYPE_CHECKING:
     from kubedog_ci.kube.targets import Fetched
 
 
 def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
-    """-n, --kubeconfig and --context, worded the same for every command that reads the cluster."""
+    """-n, --kubeconfig, --context and --api-timeout, worded the same for every command that reads the cluster."""
     parser.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's, else default)")
     parser.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     parser.add_argument("--context", help="kubeconfig context")
+    parser.add_argument("--api-timeout", default="60s", metavar="DURATION",
+                        help="how long the API server may fail to answer (429, 5xx, timeouts, refused connections "
+                        "are retried meanwhile) before the run ends with a cluster error (default 60s)")
+
+
+def api_timeout(args: argparse.Namespace) -> float:
+    """--api-timeout in seconds."""
+    try:
+        seconds = parse_duration(args.api_timeout)
+    except ValueError as err:
+        raise UsageError(f"--api-timeout: {err}") from err
+    if seconds <= 0:
+        raise UsageError(f"--api-timeout must be greater than 0, got {args.api_timeout}")
+    return seconds
 
 
 def parse_resource_args(words: list[str]) -> list[tuple[str, str]]:
@@ -46,7 +61,7 @@ def fetch_named(args: argparse.Namespace, manifest_objects: list[dict]) -> list[
     refs = [Ref(kind, name, args.namespace) for kind, name in parse_resource_args(args.resources)]
     refs += [Ref(obj["kind"], obj["metadata"]["name"], args.namespace or obj["metadata"].get("namespace"),
                  obj["apiVersion"]) for obj in manifest_objects]
-    cluster = connect(args.kubeconfig, args.context)
+    cluster = connect(args.kubeconfig, args.context, api_timeout(args))
     try:
         return fetch(cluster, refs, args.namespace or cluster.namespace)
     except UnknownType as err:

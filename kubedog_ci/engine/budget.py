@@ -87,6 +87,8 @@ class Budget:
 
     def tick(self, now: float) -> Problem | None:
         """Signs whose grace period is over and that are still showing: the first that fails the resource."""
+        if not self._pending:  # the common case, checked for every target several times a second
+            return None
         for key, entry in list(self._pending.items()):
             problem, grace = entry.problem, (entry.problem.classification.grace_seconds or 0) * self.grace_scale
             since = entry.since

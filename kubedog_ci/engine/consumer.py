@@ -31,8 +31,18 @@ from datetime import UTC, datetime
 
 from kubedog_ci.engine import diagnosis, problems
 from kubedog_ci.engine.budget import Budget
-from kubedog_ci.engine.events import ApiNote, Event, LogEnded, LogLine, ObjectEvent, Synced, WatchFailed
-from kubedog_ci.engine.objects import is_pod_ready, meta, uid
+from kubedog_ci.engine.events import (
+    ApiNote,
+    Event,
+    LogAttached,
+    LogEnded,
+    LogInstanceRead,
+    LogLines,
+    ObjectEvent,
+    Synced,
+    WatchFailed,
+)
+from kubedog_ci.engine.objects import controller_uid, is_pod_ready, meta, uid
 from kubedog_ci.engine.outcome import Options, Outcome, TargetResult
 from kubedog_ci.engine.problems import Problem
 from kubedog_ci.engine.producers import LOG_TAIL_TIMEOUT, ClusterProducers, Producers
@@ -41,6 +51,7 @@ from kubedog_ci.engine.sink import EventNotice, LogRecord, Sink, StatusChange
 from kubedog_ci.engine.state import (
     CONTROLLER_REVISIONS,
     EVENTS,
+    JOB_UID_LABELS,
     PODS,
     REPLICASETS,
     TargetState,
@@ -64,9 +75,12 @@ BATCH = 1000
 PROGRESS_INTERVAL = 1.0
 """Seconds between two progress reports (the sinks' live status)."""
 """Queued items handled between two timer checks."""
-DRAIN_QUIET, DRAIN_MAX = 0.2, 3.0
+DRAIN_QUIET, DRAIN_MAX = 0.03, 3.0
 """At the end, log lines still in flight are printed until none came for DRAIN_QUIET seconds (and every
-finished Pod's log has been read to its end), for at most DRAIN_MAX seconds."""
+follower has opened its stream, and the log of every finished Pod and ended container instance has been read to
+its end), for at most DRAIN_MAX seconds. The quiet counts from the last line, even one before the verdict: a line
+written before the verdict left the kubelet before the status that gave it, so logs quiet at the verdict have
+nothing on the way."""
 ORPHAN_EVENTS = 1000
 """Events about Pods not known yet (the Event watch can beat the Pod watch), kept to replay."""
 POD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "Pod"})
@@ -139,12 +153,35 @@ class Tracker:
         for state in self.states.values():  # all non-blocking: all are waited for, or the run would be empty
             state.waited_for = state.settings.blocking or not any_blocking
         self.view = View()
+        self.position = {key: index for index, key in enumerate(self.states)}
+        self.named: dict[tuple[str, str, str], list[TargetState]] = {}
+        """(namespace, kind, name) -> its targets: what an Event about an object is matched with."""
+        for state in self.states.values():
+            self.named.setdefault((state.target.namespace, state.target.kind, state.target.name), []).append(state)
+        self.by_uid: dict[str, TargetState] = {}
+        """The uid of each target's object as last seen: how a related object finds the targets it belongs to."""
+        self.waited = [state for state in self.states.values() if state.waited_for]
+        self.open_from = 0
+        """Every target in `waited` before this index has its verdict (verdicts are final but in follow mode)."""
+        self.failed_run = False
+        """A target's failure fails the run (what fail-fast stops at)."""
         self.synced: set[tuple[str, str, str]] = set()
         self.followers: dict[tuple[str, str], tuple[str, str, threading.Event]] = {}
         """(pod uid, container) -> (namespace, pod name, the follower's stop event): by uid, because a
         StatefulSet's replacement Pod has the old one's name, and its follower ends with the old Pod."""
+        self.streaming: set[tuple[str, str]] = set()
+        """The followers whose stream is open: started, and neither ended nor stopped (Options.max_log_streams)."""
+        self.waiting: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
+        """(pod uid, container) -> (namespace, pod name) of the containers waiting for a free stream, oldest first."""
         self.ended: set[tuple[str, str, str]] = set()
         """(namespace, pod, container) of the followers that reported LogEnded."""
+        self.attached: set[tuple[str, str, str]] = set()
+        """(namespace, pod, container) of the followers that reported LogAttached."""
+        self.read_instances: set[tuple[str, str, str, str]] = set()
+        """(namespace, pod, container, containerID) of the container instances whose log was read to its end."""
+        self.told_waiting = False
+        self.last_line = -math.inf
+        """When the last log line came (monotonic): where the final drain's quiet counts from."""
         self.orphans: OrderedDict[str, list[dict]] = OrderedDict()
         self.diagnoses: list[_PendingDiagnosis] = []
         self.cluster_error: str | None = None
@@ -195,7 +232,8 @@ class Tracker:
                     break
                 self._consume(interrupt)
                 self.tick()
-            if not self.options.follow:  # followed logs never go quiet: nothing to drain to
+            # Followed logs never go quiet: nothing to drain to; and a stop request is answered without delay.
+            if not self.options.follow and not interrupt.event.is_set():
                 self._drain_logs()
             self._finish_diagnoses(wait=True)
             outcome = self.outcome(timed_out, interrupt.signum)
@@ -211,23 +249,27 @@ class Tracker:
             self.handle(self.queue.get(timeout=TICK))
         except queue.Empty:
             return
-        for _ in range(BATCH):
-            if self._over(interrupt):
-                return
-            try:
-                self.handle(self.queue.get_nowait())
-            except queue.Empty:
-                return
+        try:
+            for _ in range(BATCH):
+                if self._over(interrupt):
+                    return
+                try:
+                    self.handle(self.queue.get_nowait())
+                except queue.Empty:
+                    return
+        finally:
+            self.sink.flush()  # the queue ran dry (or a batch ended): nothing is held back while the engine waits
 
     def _over(self, interrupt: Interrupt) -> bool:
         if interrupt.event.is_set() or self.cluster_error is not None:
             return True
         if self.options.follow:
             return False
-        states = self.states.values()
-        if self.options.fail_fast and any(s.fails_run for s in states):
+        if self.options.fail_fast and self.failed_run:
             return True
-        return all(s.final for s in states if s.waited_for)
+        while self.open_from < len(self.waited) and self.waited[self.open_from].final:
+            self.open_from += 1  # checked after every event: only the targets still open are looked at
+        return self.open_from == len(self.waited)
 
     def tick(self) -> None:
         """Timers: grace periods that ran out, no-activity timeouts, and diagnoses whose log has arrived."""
@@ -270,7 +312,7 @@ class Tracker:
     def handle(self, item: Event) -> None:
         if isinstance(item, ObjectEvent):
             self._object(item)
-        elif isinstance(item, LogLine):
+        elif isinstance(item, LogLines):
             self._log(item)
         elif isinstance(item, Synced):
             self._synced(item)
@@ -278,8 +320,13 @@ class Tracker:
             self._watch_failed(item)
         elif isinstance(item, ApiNote):
             self.sink.detail(item.message)
+        elif isinstance(item, LogAttached):
+            self.attached.add((item.namespace, item.pod, item.container))
+        elif isinstance(item, LogInstanceRead):
+            self.read_instances.add((item.namespace, item.pod, item.container, item.instance))
         elif isinstance(item, LogEnded):
             self.ended.add((item.namespace, item.pod, item.container))
+            self._stream_ended(item)
             if not item.reason.startswith(("terminated", "pod ")):
                 self.sink.notice(f"log of po/{item.pod} [{item.container}] ended: {item.reason}")
 
@@ -290,18 +337,37 @@ class Tracker:
             self._event(obj)
             return
         if state is not None:
+            self.by_uid[uid(obj)] = state
             self._target_changed(state, item.type, obj)
         kinds = RELATED.get((resource.group, resource.plural))
         if kinds is None:
             return
+        before = self.view.get(resource, meta(obj).get("namespace") or "", meta(obj).get("name") or "")
         self.view.apply(resource, item.type, obj)
-        namespace = meta(obj).get("namespace") or ""
-        for other in self.states.values():
-            if other.target.namespace == namespace and other.target.kind in kinds and other is not state:
+        for other in self._owners(before, obj):  # before: a Pod that leaves its owner still concerns it
+            if other.target.kind in kinds and other is not state:
                 concerned = self._concerns(other, obj)  # before: a Pod that leaves the current revision counts
                 self._refresh(other)
                 if concerned or self._concerns(other, obj):
                     other.active = self.clock()
+
+    def _owners(self, *objects: dict | None) -> list[TargetState]:
+        """The targets a related object (in each version given) may belong to, in target order: the object itself,
+        its controller, its ReplicaSet's controller and the Job its labels name, looked up by uid rather than by
+        judging every target again at every change."""
+        found: dict[TargetKey, TargetState] = {}
+        for obj in objects:
+            if obj is None:
+                continue
+            controller = controller_uid(obj)
+            parent = self.view.with_uid(controller) if controller else None
+            uids = [uid(obj), controller, controller_uid(parent) if parent else None,
+                    *((meta(obj).get("labels") or {}).get(label) for label in JOB_UID_LABELS)]
+            for owner in uids:
+                state = self.by_uid.get(owner) if owner else None
+                if state is not None and uid(state.obj or {}) == owner:
+                    found[state.target.key] = state
+        return sorted(found.values(), key=lambda state: self.position[state.target.key])
 
     def _concerns(self, state: TargetState, obj: dict) -> bool:
         """Whether a related object is one of the target's current Pods or its current ReplicaSet."""
@@ -309,7 +375,7 @@ class Tracker:
             return True
         if obj.get("kind") != "ReplicaSet" or state.target.kind != "Deployment" or state.obj is None:
             return False
-        rs = current_replicaset(state.obj, self.view.in_namespace(REPLICASETS, state.target.namespace))
+        rs = current_replicaset(state.obj, self.view.owned(REPLICASETS, state.target.namespace, uid(state.obj)))
         return rs is not None and uid(rs) == uid(obj)
 
     def _target_changed(self, state: TargetState, change: str, obj: dict) -> None:
@@ -428,7 +494,7 @@ class Tracker:
         if kind == "ReplicaSet":
             return problems.replicaset_problems(obj)
         if kind == "Deployment":
-            rs = current_replicaset(obj, self.view.in_namespace(REPLICASETS, state.target.namespace))
+            rs = current_replicaset(obj, self.view.owned(REPLICASETS, state.target.namespace, uid(obj)))
             return problems.replicaset_problems(rs) if rs else []
         group = (obj.get("apiVersion") or "").rpartition("/")[0]
         if (group, kind) not in RULES:
@@ -512,6 +578,7 @@ class Tracker:
         else:
             state.final, state.finished = True, self.clock()
         self._report(state, verdict)
+        self.failed_run = self.failed_run or state.fails_run
         if hope and state.diagnosed == (verdict.reason, verdict.message):
             return
         state.diagnosed = (verdict.reason, verdict.message)
@@ -558,14 +625,19 @@ class Tracker:
         regarding = event.get("involvedObject") or {}
         namespace, name, kind = regarding.get("namespace") or "", regarding.get("name") or "", regarding.get("kind")
         owners = []
-        for state in self.states.values():
+        candidates = {state.target.key: state for state in self.named.get((namespace, kind or "", name), ())}
+        if kind in ("Pod", "ReplicaSet"):
+            resource = PODS if kind == "Pod" else REPLICASETS
+            involved = self.view.with_uid(regarding.get("uid") or "") or self.view.get(resource, namespace, name)
+            candidates.update((state.target.key, state) for state in self._owners(involved))
+        for state in sorted(candidates.values(), key=lambda state: self.position[state.target.key]):
             target, obj = state.target, state.obj or {}
             if target.kind == kind and target.name == name and target.namespace == namespace:
                 owners.append((state, obj))
             elif kind == "Pod" and regarding.get("uid") in state.pods:
                 owners.append((state, state.pods[regarding["uid"]]))
             elif kind == "ReplicaSet" and target.kind == "Deployment" and target.namespace == namespace:
-                rs = current_replicaset(obj, self.view.in_namespace(REPLICASETS, namespace)) if obj else None
+                rs = current_replicaset(obj, self.view.owned(REPLICASETS, namespace, uid(obj))) if obj else None
                 if rs is not None and meta(rs).get("name") == name:
                     owners.append((state, rs))
         if not owners and kind == "Pod" and regarding.get("uid"):
@@ -606,63 +678,116 @@ class Tracker:
         follower itself moves on to the next instance when a container restarts. A container whose logs no
         target owning the Pod shows is not followed at all."""
         namespace, name, pod_uid = meta(pod).get("namespace") or "", meta(pod).get("name") or "", uid(pod)
-        owners = [state.settings for state in self.states.values() if pod_uid in state.pods]
+        owners: list[TargetSettings] | None = None  # looked up only for a container not followed yet
         status = pod.get("status") or {}
         for entry in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
             key = (pod_uid, entry.get("name") or "")
             state = entry.get("state") or {}
             started = state.get("running") or state.get("terminated") or (entry.get("lastState") or {}).get(
                 "terminated")
-            if started and key not in self.followers and any(owner.shows_logs_of(key[1]) for owner in owners):
-                self.followers[key] = (namespace, name, self.producers.follow(namespace, name, key[1], self.since))
+            if not started or key in self.followers or key in self.waiting:
+                continue
+            if owners is None:
+                owners = [state.settings for state in self._owners(pod) if pod_uid in state.pods]
+            if any(owner.shows_logs_of(key[1]) for owner in owners):
+                self.waiting[key] = (namespace, name)
+        self._start_waiting()
+
+    def _start_waiting(self) -> None:
+        """Start the waiting followers, oldest first, while fewer than max_log_streams streams are open. Each
+        stream is a thread and a connection to the API server (and, through it, to a kubelet); a waiting
+        container's follower reads from `since` when it starts, so none of its lines is lost, only delayed."""
+        while self.waiting and len(self.streaming) < self.options.max_log_streams:
+            key, (namespace, name) = self.waiting.popitem(last=False)
+            self.followers[key] = (namespace, name, self.producers.follow(namespace, name, key[1], self.since))
+            self.streaming.add(key)
+        if self.waiting and not self.told_waiting:
+            self.told_waiting = True
+            self.sink.notice(f"following {self.options.max_log_streams} container logs at once "
+                             "(--max-log-streams); the others wait for one of them to end")
+
+    def _stream_ended(self, ended: LogEnded) -> None:
+        for key, (namespace, name, _) in self.followers.items():
+            if key[1] == ended.container and (namespace, name) == (ended.namespace, ended.pod):
+                self.streaming.discard(key)
+        self._start_waiting()
 
     def _unfollow(self, pod: dict) -> None:
         """Stop following a Pod that left the current revision of every target."""
         pod_uid = uid(pod)
-        if any(pod_uid in state.pods for state in self.states.values()):
+        if any(pod_uid in state.pods for state in self._owners(pod)):
             return
+        for key in [key for key in self.waiting if key[0] == pod_uid]:
+            del self.waiting[key]
         for key in [key for key in self.followers if key[0] == pod_uid]:
             self.followers.pop(key)[2].set()
+            self.streaming.discard(key)
+        self._start_waiting()
 
-    def _log(self, line: LogLine) -> None:
-        """A line is activity of every target owning its Pod, and shown under the first that shows it."""
-        shown = False
-        for state in self.states.values():
-            if state.target.namespace == line.namespace and any(
-                    meta(pod).get("name") == line.pod for pod in state.pods.values()):
-                state.active = self.clock()
-                if not shown and state.settings.shows_line(line.container, line.text):
-                    self.sink.log(LogRecord(state.label, line.pod, line.container, line.text))
-                    shown = True
+    def _log(self, batch: LogLines) -> None:
+        """The lines are activity of every target owning their Pod, and each is shown under the first of them that
+        shows it; the owners are looked up once for the whole batch."""
+        owners = [state for state in self.states.values() if state.target.namespace == batch.namespace and any(
+            meta(pod).get("name") == batch.pod for pod in state.pods.values())]
+        now = self.last_line = self.clock()
+        for state in owners:
+            state.active = now
+        container, log = batch.container, self.sink.log
+        showing = [state for state in owners if state.settings.shows_logs_of(container)]
+        if showing and showing[0].settings.log_filter(container) is None:  # the first owner shows every line
+            for text in batch.texts:
+                log(LogRecord(showing[0].label, batch.pod, container, text))
+            return
+        for text in batch.texts:
+            shown = next((state for state in showing if state.settings.shows_line(container, text)), None)
+            if shown is not None:
+                log(LogRecord(shown.label, batch.pod, container, text))
 
     def _drain_logs(self) -> None:
         """Print the log lines already on their way, so a Job's last words are not cut off by its verdict:
-        until no line came for DRAIN_QUIET seconds and the logs of finished Pods have been read to their end,
-        at most DRAIN_MAX seconds. Other items are dropped: the run is over."""
+        until no line came for DRAIN_QUIET seconds, every follower has opened its stream and the logs of finished
+        Pods and ended container instances have been read to their end, at most DRAIN_MAX seconds. Other items
+        are dropped: the run is over."""
         if not self.followers:
             return
         deadline = self.clock() + DRAIN_MAX
-        last_line = self.clock()
+        last_line = self.last_line
         while self.clock() < deadline:
-            try:
-                item = self.queue.get(timeout=DRAIN_QUIET)
+            waiting = self.clock() - last_line < DRAIN_QUIET or self._logs_pending()
+            try:  # what is queued is read in any case; then, quiet and nothing pending, the drain is over
+                item = self.queue.get(timeout=DRAIN_QUIET) if waiting else self.queue.get_nowait()
             except queue.Empty:
-                item = None
-            if isinstance(item, LogLine | LogEnded):
+                if not waiting:
+                    return
+                continue
+            if isinstance(item, LogLines | LogAttached | LogInstanceRead | LogEnded):
                 self.handle(item)
                 last_line = self.clock()
             elif isinstance(item, ObjectEvent) and (item.resource.group, item.resource.plural) == (
                     PODS.group, PODS.plural):
                 self.view.apply(item.resource, item.type, item.obj)
-            if self.clock() - last_line >= DRAIN_QUIET and not self._finished_logs_pending():
-                return
 
-    def _finished_logs_pending(self) -> bool:
-        """Whether a Pod that has finished (Succeeded or Failed) still has a log being read to its end."""
-        for (_, container), (namespace, name, _) in self.followers.items():
-            pod = self.view.get(PODS, namespace, name)
-            phase = ((pod or {}).get("status") or {}).get("phase")
-            if phase in ("Succeeded", "Failed") and (namespace, name, container) not in self.ended:
+    def _logs_pending(self) -> bool:
+        """Whether a follower has not opened its stream yet (a failing API keeps it retrying), a Pod that has
+        finished still has a log being read to its end, or a container instance that ended (a crash) has not
+        been read to its end. A finished Job's Pods count as finished even before their own update comes in."""
+        finished = {pod_uid for state in self.states.values() if state.final and state.target.kind == "Job"
+                    for pod_uid in state.pods}
+        for (pod_uid, container), (namespace, name, _) in self.followers.items():
+            key = (namespace, name, container)
+            if key in self.ended:
+                continue
+            if key not in self.attached:
+                return True
+            status = (self.view.get(PODS, namespace, name) or {}).get("status") or {}
+            if pod_uid in finished or status.get("phase") in ("Succeeded", "Failed"):
+                return True
+            entry = next((entry for entry in [*(status.get("initContainerStatuses") or []),
+                                              *(status.get("containerStatuses") or [])]
+                          if entry.get("name") == container), {})
+            terminated = (entry.get("state") or {}).get("terminated")
+            instance = str(entry.get("containerID") or (terminated or {}).get("containerID") or "")
+            if terminated and (*key, instance) not in self.read_instances:
                 return True
         return False
 
@@ -684,7 +809,8 @@ def _new_revision(old: dict, new: dict) -> bool:
 def _log_error(err: Exception) -> str:
     status = getattr(err, "status", None)
     reason = getattr(err, "reason", None)
-    return f"could not be read ({status} {reason})" if status else f"could not be read ({err or type(err).__name__})"
+    return f"could not be read ({status} {reason})" if status and reason else \
+        f"could not be read ({err or type(err).__name__})"
 
 
 def track(cluster: Cluster, targets: list[Target], options: Options, sink: Sink, interrupt: Interrupt | None = None,

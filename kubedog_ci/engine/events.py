@@ -1,8 +1,8 @@
 """What flows through the engine's queue: everything the producer threads saw, nothing they decided.
 
-Watcher threads put ObjectEvent / Synced / WatchFailed, log readers put LogLine / LogEnded; the single consumer
-reads them in order and owns all state. Keeping producers to "report what happened" is what lets the consumer
-be single-threaded and its decisions testable.
+Watcher threads put ObjectEvent / Synced / WatchFailed, log readers put LogLines / LogAttached / LogInstanceRead /
+LogEnded; the single consumer reads them in order and owns all state. Keeping producers to "report what happened"
+is what lets the consumer be single-threaded and its decisions testable.
 """
 
 from __future__ import annotations
@@ -40,15 +40,39 @@ class WatchFailed:
 
 
 @dataclass(frozen=True)
-class LogLine:
-    """One complete line of a container's log; `timestamp` is the kubelet's RFC3339Nano stamp."""
+class LogLines:
+    """Complete lines of one container's log, in order, as one read of its stream brought them: one item for
+    many lines, so a chatty container costs the queue and the consumer per read, not per line. `timestamps[i]`
+    is the kubelet's RFC3339Nano stamp of `texts[i]` (empty for a line without one)."""
 
     namespace: str
     pod: str
     container: str
-    timestamp: str
-    text: str
+    timestamps: tuple[str, ...]
+    texts: tuple[str, ...]
     previous: bool = False
+
+
+@dataclass(frozen=True)
+class LogAttached:
+    """A container's log stream is open: whatever it printed so far is on its way. The end of a run waits for
+    this (briefly), so a follower still retrying a failing API does not lose a ready Pod's first lines."""
+
+    namespace: str
+    pod: str
+    container: str
+
+
+@dataclass(frozen=True)
+class LogInstanceRead:
+    """A followed stream ended normally, as it does when its container instance (`instance`, a containerID) ends:
+    every line of that instance was put on the queue before this. The end of a run waits for it when the verdict
+    came from the instance's end (a crash), so its last lines are printed."""
+
+    namespace: str
+    pod: str
+    container: str
+    instance: str
 
 
 @dataclass(frozen=True)
@@ -69,4 +93,4 @@ class ApiNote:
     message: str
 
 
-Event = ObjectEvent | Synced | WatchFailed | LogLine | LogEnded | ApiNote
+Event = ObjectEvent | Synced | WatchFailed | LogLines | LogAttached | LogInstanceRead | LogEnded | ApiNote

@@ -29,6 +29,8 @@ class Options:
     """Wall-clock time (epoch seconds) the run began, when it began before tracking did (apply-and-track: the
     start of the apply). Log lines (`logs_since`) and Events are taken from then on, so what the new Pods did
     between their creation and the start of the watches is not lost. None: when tracking starts."""
+    max_log_streams: int = 50
+    """Container logs followed at once; the others wait, in the order they started, for one of them to end."""
     follow: bool = False
     """`kubedog follow`: never end on verdicts (only on a stop request or a cluster error); a target with a
     verdict re-opens when its object starts a new revision, and a deleted one is reported and waited for."""

@@ -38,6 +38,14 @@ class Producers(Protocol):
         """Stop everything started; producers are daemon threads, so nothing is joined."""
 
 
+def _event_metadata(event: dict) -> dict:
+    """What is kept of an Event once the consumer has it: the consumer reads each Event once and keeps what it
+    needs, and a busy namespace has tens of thousands of them, so the informer needs only to know it again."""
+    meta = event.get("metadata") or {}
+    return {"kind": event.get("kind"), "apiVersion": event.get("apiVersion"),
+            "metadata": {key: meta[key] for key in ("name", "namespace", "uid", "resourceVersion") if key in meta}}
+
+
 class ClusterProducers:
     """Informer and LogFollower threads against a real (or simulated) API server."""
 
@@ -52,7 +60,9 @@ class ClusterProducers:
     def watch(self, resource: Resource, namespace: str | None) -> None:
         from kubedog_ci.kube.informer import Informer
 
-        Informer(self._api, resource, namespace, self.queue, stop=self._stop, api_timeout=self._api_timeout).start()
+        remember = _event_metadata if (resource.group, resource.plural) == ("", "events") else None
+        Informer(self._api, resource, namespace, self.queue, stop=self._stop, api_timeout=self._api_timeout,
+                 remember=remember).start()
 
     def follow(self, namespace: str, pod: str, container: str, since: str | None) -> threading.Event:
         from kubedog_ci.kube.logs import LogFollower
@@ -67,10 +77,16 @@ class ClusterProducers:
         return self._pool.submit(self._read_tail, namespace, pod, container, previous, lines)
 
     def _read_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int) -> list[str]:
-        text = client.CoreV1Api(self._api).read_namespaced_pod_log(
-            pod, namespace, container=container, previous=previous, tail_lines=lines,
-            _request_timeout=LOG_TAIL_TIMEOUT)
-        return str(text or "").splitlines()
+        """The log tail under the one retry policy; raises ApiError (e.g. 400: no such instance) or GiveUp."""
+        from kubedog_ci.kube.retry import Requester
+
+        requests = Requester(self._api, self._stop, self._api_timeout)
+        path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
+        query = {"container": container, "tailLines": str(lines), **({"previous": "true"} if previous else {})}
+        what = f'the log of container "{container}" of pod "{pod}" in namespace "{namespace}"'
+        data = requests.retrying(lambda: b"".join(requests.stream_chunks(
+            requests.open(path, query, read_timeout=LOG_TAIL_TIMEOUT, accept="*/*"))), "get", what)
+        return data.decode("utf-8", "replace").splitlines()
 
     def close(self) -> None:
         self._stop.set()

@@ -52,11 +52,15 @@ class TargetSettings:
             return False
         return self.log_containers is None or container in self.log_containers
 
+    def log_filter(self, container: str) -> re.Pattern[str] | None:
+        """The pattern the lines of a shown container must match (None: every line is shown)."""
+        return dict(self.log_regex_for).get(container, self.log_regex)
+
     def shows_line(self, container: str, text: str) -> bool:
         """Whether one log line is shown: its container's logs are, and the line matches its filter."""
         if not self.shows_logs_of(container):
             return False
-        pattern = dict(self.log_regex_for).get(container, self.log_regex)
+        pattern = self.log_filter(container)
         return pattern is None or pattern.search(text) is not None
 
 

@@ -78,7 +78,8 @@ class Sink(Protocol):
     """An output of the engine. `notice` carries the engine's own remarks (a watch it could not open, a target
     not found yet); `detail` API-level remarks only `-v` shows (what is watched, reconnects); `progress` comes
     about once a second with every target's row; `summary` comes last, once. `applied` is called by
-    apply-and-track before the engine starts."""
+    apply-and-track before the engine starts. `flush` comes whenever the engine's queue runs dry: a sink may hold
+    records back until then (a burst of log lines written at once), never longer."""
 
     def applied(self, record: Applied) -> None: ...
 
@@ -97,3 +98,5 @@ class Sink(Protocol):
     def notice(self, message: str) -> None: ...
 
     def summary(self, outcome: Outcome) -> None: ...
+
+    def flush(self) -> None: ...

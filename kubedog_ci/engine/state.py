@@ -44,26 +44,48 @@ ObjectKey = tuple[str, str]
 
 
 class View:
-    """The latest version of every object of the related types, per namespace, as the watchers reported them."""
+    """The latest version of every object of the related types, as the watchers reported them, indexed by the
+    uid of their controlling owner (and, for Pods, of the Job their labels name): a workload's Pods are looked up,
+    not searched for among the thousands of a busy namespace."""
 
     def __init__(self) -> None:
         self._objects: dict[tuple[str, str], dict[ObjectKey, dict]] = {}
+        self._index: dict[tuple[str, str, str, str], dict[str, dict]] = {}
+        """(group, plural, namespace, owner uid) -> the objects it owns, by name."""
+        self._uids: dict[str, dict] = {}
 
     def apply(self, resource: Resource, change: str, obj: dict) -> None:
         """Record an ADDED/MODIFIED/DELETED object of a related type."""
         store = self._objects.setdefault((resource.group, resource.plural), {})
         key = (meta(obj).get("namespace") or "", meta(obj).get("name") or "")
-        if change == "DELETED":
-            store.pop(key, None)
-        else:
+        old = store.pop(key, None)
+        if old is not None:
+            self._uids.pop(uid(old), None)
+            for index in _owners(resource, old):
+                self._index.get(index, {}).pop(key[1], None)
+        if change != "DELETED":
             store[key] = obj
+            self._uids[uid(obj)] = obj
+            for index in _owners(resource, obj):
+                self._index.setdefault(index, {})[key[1]] = obj
 
     def get(self, resource: Resource, namespace: str, name: str) -> dict | None:
         return self._objects.get((resource.group, resource.plural), {}).get((namespace, name))
 
-    def in_namespace(self, resource: Resource, namespace: str) -> list[dict]:
-        store = self._objects.get((resource.group, resource.plural), {})
-        return [obj for (ns, _), obj in store.items() if ns == namespace]
+    def with_uid(self, object_uid: str) -> dict | None:
+        return self._uids.get(object_uid)
+
+    def owned(self, resource: Resource, namespace: str, owner_uid: str) -> list[dict]:
+        """The objects of a type in `namespace` whose controlling owner (or, for Pods, whose Job uid label) is
+        `owner_uid`."""
+        return list(self._index.get((resource.group, resource.plural, namespace, owner_uid), {}).values())
+
+
+def _owners(resource: Resource, obj: dict) -> set[tuple[str, str, str, str]]:
+    """The View's index entries of an object: its controller's uid, and the Job uid its labels carry."""
+    namespace = meta(obj).get("namespace") or ""
+    uids = {controller_uid(obj), *((meta(obj).get("labels") or {}).get(label) for label in JOB_UID_LABELS)}
+    return {(resource.group, resource.plural, namespace, owner) for owner in uids if owner}
 
 
 def current_pods(obj: dict, view: View) -> list[dict]:
@@ -72,13 +94,16 @@ def current_pods(obj: dict, view: View) -> list[dict]:
     kind = obj.get("kind")
     if kind == "Pod":
         return [obj]
-    pods = view.in_namespace(PODS, namespace)
+    owner = uid(obj)
     if kind == "Deployment":
-        return deployment_pods(obj, view.in_namespace(REPLICASETS, namespace), pods)
+        replicasets = view.owned(REPLICASETS, namespace, owner)
+        rs = current_replicaset(obj, replicasets)
+        return deployment_pods(obj, replicasets, view.owned(PODS, namespace, uid(rs))) if rs else []
+    pods = view.owned(PODS, namespace, owner)
     if kind == "StatefulSet":
         return statefulset_pods(obj, pods)
     if kind == "DaemonSet":
-        return daemonset_pods(obj, view.in_namespace(CONTROLLER_REVISIONS, namespace), pods)
+        return daemonset_pods(obj, view.owned(CONTROLLER_REVISIONS, namespace, owner), pods)
     if kind == "Job":
         return job_pods(obj, pods)
     if kind == "ReplicaSet":

@@ -6,16 +6,24 @@ kubeconfig is found like kubectl finds it: `--kubeconfig`, else `KUBECONFIG` (se
 
 from __future__ import annotations
 
+import base64
 import contextlib
-import json
 import os
+import threading
+import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
 
+import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
 from kubedog_ci.cli import exit_codes
 from kubedog_ci.cli.errors import CommandError
+from kubedog_ci.kube.retry import DEFAULT_API_TIMEOUT, ApiError, GiveUp, Requester
+from kubedog_ci.output.redact import SECRETS
 
 
 @dataclass
@@ -26,54 +34,112 @@ class Cluster:
     server: str
     context: str
     namespace: str
+    api_timeout: float = DEFAULT_API_TIMEOUT
+    """Seconds the API server may fail to answer a request (retried meanwhile) before it counts as unreachable."""
 
-
-def get_json(api: client.ApiClient, path: str, timeout: float = 30.0) -> dict:
-    """GET an API path as JSON; raises ApiException for an error status, urllib3/OS errors when unreachable."""
-    method, url, headers, body, post = api.param_serialize("GET", path, header_params={"Accept": "application/json"},
-                                                           auth_settings=["BearerToken"])
-    response = api.call_api(method, url, header_params=headers, body=body, post_params=post,
-                            _request_timeout=timeout)
-    response.read()
-    if not 200 <= response.status < 300:
-        raise client.ApiException(http_resp=response)
-    return json.loads(response.data)
+    def get_json(self, path: str, verb: str, what: str, query: dict[str, str] | None = None,
+                 expected: Collection[int] = ()) -> dict:
+        """GET `path` as JSON under the one retry policy (kube.retry: 429, 5xx, timeouts and refused connections
+        are retried until the API timeout). An error answer whose status is `expected` is raised as ApiError for
+        the caller to judge (404: absent); any other failure is a cluster error naming the server, the verb and
+        `what` was asked for."""
+        requests = Requester(self.api, threading.Event(), self.api_timeout)
+        try:
+            return requests.retrying(lambda: requests.get_json(path, query), verb, what)
+        except ApiError as err:
+            if err.status in expected:
+                raise
+            raise cluster_error(requests.refusal(err, verb, what)) from err
+        except GiveUp as err:
+            raise cluster_error(err.message) from err
 
 
 def cluster_error(message: str) -> CommandError:
     return CommandError(message, exit_codes.CLUSTER_ERROR)
 
 
-def connect(kubeconfig: str | None, context: str | None) -> Cluster:
-    """Load kubeconfig and build a client; raises CommandError (cluster error) naming what is wrong."""
+def connect(kubeconfig: str | None, context: str | None, api_timeout: float = DEFAULT_API_TIMEOUT) -> Cluster:
+    """Load kubeconfig and build a client; raises CommandError (cluster error) naming the file, context, cluster
+    or user that is wrong, never the client library's traceback."""
+    from_env = not kubeconfig and bool(os.environ.get("KUBECONFIG"))
     path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-    where = f"kubeconfig {path}" if kubeconfig or "KUBECONFIG" not in os.environ else f"KUBECONFIG={path}"
-    if kubeconfig and not os.path.exists(kubeconfig):
-        raise cluster_error(f"{where}: no such file")
+    where = f"KUBECONFIG={path}" if from_env else f"kubeconfig {path}"
+    files = [os.path.expanduser(p) for p in path.split(os.pathsep) if p] if from_env else [path]
+    found = [file for file in files if os.path.exists(file)]  # as kubectl, a missing file in KUBECONFIG is skipped
+    if not found:
+        raise cluster_error(f"{where}: no such file" if len(files) == 1 else f"{where}: none of these files exists")
+    chosen = _kubeconfig_context(found, context, where)
     try:
-        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
-        chosen = next((c for c in contexts if c["name"] == context), None) if context else active
-        if context and chosen is None:
-            names = ", ".join(c["name"] for c in contexts) or "none"
-            raise cluster_error(f'{where}: context "{context}" not found (contexts: {names})')
-        api = config.new_client_from_config(config_file=kubeconfig, context=context)
+        api = config.new_client_from_config(config_file=kubeconfig, context=chosen["name"])
     except ConfigException as err:
         raise cluster_error(f"{where}: {err}") from err
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
         raise cluster_error(f"{where}: cannot be read as a kubeconfig ({err})") from err
-    namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
-    return Cluster(api, api.configuration.host, (chosen or {}).get("name", ""), namespace)
+    _hide_credentials(api.configuration)
+    if not api.configuration.verify_ssl:  # the kubeconfig's insecure-skip-tls-verify: asked for, as kubectl takes it
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+    namespace = (chosen.get("context") or {}).get("namespace") or "default"
+    return Cluster(api, api.configuration.host, chosen["name"], namespace, api_timeout)
 
 
-def api_failure(cluster: Cluster, err: Exception, verb: str, what: str) -> CommandError:
-    """One paragraph for a failed request: the server, the verb and resource, and the server's own words."""
-    if isinstance(err, client.ApiException):
-        message = err.reason or ""
-        with contextlib.suppress(ValueError, AttributeError):
-            message = json.loads(err.body or "{}").get("message") or message
-        if err.status in (401, 403):
-            return cluster_error(f"the API server at {cluster.server} refused to {verb} {what} "
-                                 f"({err.status} {err.reason}): {message}")
-        return cluster_error(f"{verb} {what} failed at {cluster.server} ({err.status}): {message}")
-    return cluster_error(f"cannot reach the Kubernetes API server at {cluster.server}: "
-                         f"{getattr(err, 'reason', None) or err}")
+def _kubeconfig_context(files: list[str], context: str | None, where: str) -> dict:
+    """The context entry to use, from the files merged as kubectl merges them (the first to define a name or a
+    current-context wins), after the checks whose failure the client reports with a traceback or vaguely."""
+    defined: dict[str, dict[str, dict]] = {"clusters": {}, "contexts": {}, "users": {}}
+    current = None
+    for file in files:
+        try:
+            with open(file, encoding="utf-8") as stream:
+                data = yaml.safe_load(stream) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            said = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise cluster_error(f"kubeconfig {file}: not valid YAML{at}: {said}") from err
+        except (OSError, UnicodeDecodeError) as err:
+            raise cluster_error(f"kubeconfig {file}: cannot be read ({err})") from err
+        if not isinstance(data, dict) or data.get("kind") not in (None, "Config"):
+            got = f"kind {data['kind']}" if isinstance(data, dict) else "a list" if isinstance(data, list) else "text"
+            raise cluster_error(f"kubeconfig {file}: not a kubeconfig (a mapping of kind Config with clusters, "
+                                f"contexts and users), but {got}")
+        for section, entries in defined.items():
+            items = data.get(section) or []
+            if not (isinstance(items, list) and all(isinstance(i, dict) and isinstance(i.get("name"), str)
+                                                    for i in items)):
+                raise cluster_error(f"kubeconfig {file}: {section} must be a list of entries, each with a name")
+            for item in items:
+                entries.setdefault(item["name"], item)
+        current = current or data.get("current-context")
+    name = context or (current if isinstance(current, str) else None)
+    known = ", ".join(defined["contexts"])
+    if not known:
+        raise cluster_error(f"{where}: defines no context (a kubeconfig needs clusters, users and contexts)")
+    if not name:
+        raise cluster_error(f"{where}: no current-context is set; choose one with --context (contexts: {known})")
+    chosen = defined["contexts"].get(name)
+    if chosen is None:
+        raise cluster_error(f'{where}: context "{name}" not found (contexts: {known})')
+    details = chosen.get("context") if isinstance(chosen.get("context"), dict) else {}
+    if not details.get("cluster"):
+        raise cluster_error(f'{where}: cluster was not specified for context "{name}"')
+    for section, key in (("clusters", "cluster"), ("users", "user")):
+        if details.get(key) and str(details[key]) not in defined[section]:
+            raise cluster_error(f'{where}: {key} "{details[key]}" was not found for context "{name}" ({section}: '
+                                f'{", ".join(defined[section]) or "none"})')
+    return chosen
+
+
+def _hide_credentials(configuration: client.Configuration) -> None:
+    """The kubeconfig user's secrets, as the client loaded them, join SECRETS: the token (inline, from a token
+    file or a plugin), the password of basic auth, and the client key (the client keeps key data in a file)."""
+    for header in (configuration.api_key or {}).values():
+        scheme, _, credential = str(header).partition(" ")
+        SECRETS.add(credential or scheme)
+        if scheme == "Basic":
+            with contextlib.suppress(ValueError):
+                SECRETS.add(base64.b64decode(credential).decode().partition(":")[2])
+    if configuration.password:
+        SECRETS.add(configuration.password)
+    if configuration.key_file:
+        with contextlib.suppress(OSError, ValueError):
+            SECRETS.add(Path(configuration.key_file).read_text())

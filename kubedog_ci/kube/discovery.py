@@ -8,10 +8,10 @@ name, the core group wins, then the groups in the order discovery lists them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kubernetes import client
-
-from kubedog_ci.kube.connect import get_json
+if TYPE_CHECKING:
+    from kubedog_ci.kube.connect import Cluster
 
 
 @dataclass(frozen=True)
@@ -40,17 +40,19 @@ class UnknownResource(LookupError):
     """A name no served resource answers to."""
 
 
-def discover(api: client.ApiClient) -> list[Resource]:
-    """Every resource of every group's preferred version, core first (subresources left out)."""
+def discover(cluster: Cluster) -> list[Resource]:
+    """Every resource of every group's preferred version, core first (subresources left out); a failure is a
+    cluster error (CommandError)."""
+    what = "the served resource types"
     versions = [("", "v1")]
-    for group in get_json(api, "/apis").get("groups") or []:
+    for group in cluster.get_json("/apis", "discover", what).get("groups") or []:
         preferred = (group.get("preferredVersion") or {}).get("version")
         if preferred:
             versions.append((group["name"], preferred))
     resources: list[Resource] = []
     for group, version in versions:
         path = f"/apis/{group}/{version}" if group else "/api/v1"
-        for entry in get_json(api, path).get("resources") or []:
+        for entry in cluster.get_json(path, "discover", what).get("resources") or []:
             if "/" in entry["name"]:
                 continue
             resources.append(Resource(group, version, entry["name"], entry.get("singularName") or "",

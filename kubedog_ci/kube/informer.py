@@ -19,6 +19,7 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable
 
 from kubernetes import client
 
@@ -56,12 +57,14 @@ class Informer(threading.Thread):
     Every object put on `out` carries `kind` and `apiVersion` (list items lack them). Event types are the
     informer's own view: ADDED for an object it had not reported, MODIFIED for a new resourceVersion of one it
     had, DELETED (with the last state it knew) for one that is gone or no longer matches the selectors.
-    `relists` counts the lists after the first (410 Gone), for tests and diagnostics.
+    `relists` counts the lists after the first (410 Gone), for tests and diagnostics. `remember` picks what is kept
+    of each object to compare a relist with (its resourceVersion) and to report it deleted with (default: all of
+    it): a reader that needs an object only once, as the engine does Events, need not keep thousands of them.
     """
 
     def __init__(self, api: client.ApiClient, resource: Resource, namespace: str | None, out: queue.Queue, *,
                  label_selector: str | None = None, field_selector: str | None = None, stop: threading.Event,
-                 api_timeout: float = DEFAULT_API_TIMEOUT) -> None:
+                 api_timeout: float = DEFAULT_API_TIMEOUT, remember: Callable[[dict], dict] | None = None) -> None:
         where = f"{namespace}/" if namespace else ""
         super().__init__(name=f"informer {where}{resource.plural}", daemon=True)
         self.resource = resource
@@ -74,6 +77,7 @@ class Informer(threading.Thread):
         self._requests = Requester(api, stop, api_timeout)
         self._quiet_backoff = Backoff(0.05, 1.0)
         self._known: dict[str, dict] = {}
+        self._remember = remember
         self._rv = ""
         self._what = resource_phrase(resource.plural, resource.group, namespace, resource.namespaced)
 
@@ -86,6 +90,9 @@ class Informer(threading.Thread):
                 except _Gone:
                     self.relists += 1
                     self.out.put(ApiNote(f"watch {self._what}: resourceVersion too old (410 Gone); listing again"))
+                    # A server that answers 410 even to the version it just listed would otherwise be listed
+                    # in a busy loop; the delay is short unless watches keep bringing nothing.
+                    self._requests.sleep(self._quiet_backoff.next())
                     self._list_and_sync()
         except Stopped:
             return
@@ -123,7 +130,7 @@ class Informer(threading.Thread):
         for key, obj in listed.items():
             before = self._known.get(key)
             if before is None or _rv_of(before) != _rv_of(obj):
-                self._known[key] = obj
+                self._known[key] = self._remember(obj) if self._remember else obj
                 self._emit("ADDED" if before is None else "MODIFIED", obj)
         self._rv = rv
         self.out.put(Synced(self.resource, self.namespace))
@@ -175,6 +182,7 @@ class Informer(threading.Thread):
                             self._handle(json.loads(line))
                             received += 1
                             self._requests.progressed()
+                            self._quiet_backoff.reset()
         except ApiError as err:
             if err.status == 410:
                 raise _Gone from err
@@ -224,7 +232,7 @@ class Informer(threading.Thread):
                 del self._known[key]
                 self._emit("DELETED", obj)
         elif kind in ("ADDED", "MODIFIED") and (before is None or _rv_of(before) != rv):
-            self._known[key] = obj
+            self._known[key] = self._remember(obj) if self._remember else obj
             self._emit("ADDED" if before is None else "MODIFIED", obj)
         if rv:
             self._rv = rv

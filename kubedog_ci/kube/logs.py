@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from kubernetes import client
 
-from kubedog_ci.engine.events import LogEnded, LogLine
+from kubedog_ci.engine.events import LogAttached, LogEnded, LogInstanceRead, LogLines
 from kubedog_ci.kube.retry import (
     DEFAULT_API_TIMEOUT,
     TRANSPORT_ERRORS,
@@ -69,6 +69,26 @@ def parse_timestamp_ns(text: bytes | str) -> int | None:
     return seconds * 1_000_000_000 + int(fraction or b"0")
 
 
+_SECONDS: dict[bytes, int | None] = {}
+"""`YYYY-MM-DDTHH:MM:SS` -> nanoseconds since the epoch, for `_stamp_ns`; a few seconds' worth is all it needs."""
+
+
+def _stamp_ns(stamp: bytes) -> int | None:
+    """parse_timestamp_ns, fast for the kubelet's own form (`2026-01-01T00:00:00.123456789Z`): each second's
+    date and time are parsed once, as a followed log brings thousands of lines a second."""
+    if len(stamp) > 21 and stamp[19] == 46 and stamp[-1] == 90:  # ".", "Z"
+        fraction = stamp[20:-1]
+        if len(fraction) <= 9 and fraction.isdigit():
+            head = stamp[:19]
+            if head not in _SECONDS:
+                if len(_SECONDS) >= 64:
+                    _SECONDS.clear()
+                _SECONDS[head] = parse_timestamp_ns(head + b"Z")
+            seconds = _SECONDS[head]
+            return None if seconds is None else seconds + int(fraction.ljust(9, b"0"))
+    return parse_timestamp_ns(stamp)
+
+
 def _decode_prefix(data: bytes) -> str:
     """Decode UTF-8, leaving out a multi-byte character that a cut split (invalid bytes become U+FFFD)."""
     return codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=False)
@@ -88,7 +108,9 @@ class _PodView:
 
 
 class LogFollower(threading.Thread):
-    """Follow (or, with previous=True, read once) one container's log, putting LogLine and LogEnded on `out`.
+    """Follow (or, with previous=True, read once) one container's log, putting LogLines and LogEnded on `out`,
+    LogAttached once its first followed stream is open and LogInstanceRead whenever a followed stream ends
+    normally (its instance ended).
 
     `since` (RFC3339) or `tail_lines` shape only the first request; every reconnection continues from the last
     line delivered. LogEnded ends every run except one ended by `stop` (nothing is put then); its reason is
@@ -125,6 +147,7 @@ class LogFollower(threading.Thread):
         """Lines delivered on the current connection."""
         self._uid: str | None = None
         self._instance = ""
+        self._attached = False
         self._pod_path = f"/api/v1/namespaces/{namespace}/pods/{pod}"
         self._pod_what = f'pod "{pod}" in namespace "{namespace}"'
         self._log_what = f'the log of container "{container}" of {self._pod_what}'
@@ -177,6 +200,7 @@ class LogFollower(threading.Thread):
                 if not self._fresh:
                     self._requests.failed(err, "get", self._log_what)
                 continue
+            self.out.put(LogInstanceRead(self.namespace, self.pod, self.container, self._instance))
             if self._fresh:
                 waiting.reset()
             else:  # e.g. a crashed instance in back-off: its log is whole, the next has not started
@@ -243,60 +267,72 @@ class LogFollower(threading.Thread):
         self._skip_same = self._same if self._last_ns is not None else 0
         response = self._requests.open(f"{self._pod_path}/log", self._query(follow=follow, previous=previous),
                                        read_timeout=STREAM_SILENCE if follow else 30.0, accept="*/*")
+        if follow and not self._attached:
+            self._attached = True
+            self.out.put(LogAttached(self.namespace, self.pod, self.container))
         limit = self.max_line_bytes + TIMESTAMP_ALLOWANCE
-        mark = self.previous
-        buffer = bytearray()
+        partial = bytearray()
+        """The start of a line whose end has not come yet."""
         skipping = False
+        """The rest of a line cut at `limit` is being skipped, up to its newline."""
         with contextlib.closing(self._requests.stream_chunks(response)) as chunks:
             for chunk in chunks:
-                start = 0
-                while start < len(chunk):
-                    end = chunk.find(b"\n", start)
-                    if skipping:
-                        if end < 0:
-                            break
-                        skipping = False
-                        start = end + 1
-                        continue
-                    piece = chunk[start:] if end < 0 else chunk[start:end]
-                    buffer += piece
-                    if len(buffer) > limit:
-                        self._deliver(bytes(buffer[:limit]), mark, cut=True)
-                        buffer.clear()
-                        skipping = end < 0
-                    elif end >= 0:
-                        self._deliver(bytes(buffer), mark)
-                        buffer.clear()
+                if skipping:
+                    end = chunk.find(b"\n")
                     if end < 0:
-                        break
-                    start = end + 1
-        if buffer and not skipping and not follow:
-            self._deliver(bytes(buffer), mark)
+                        continue
+                    skipping, chunk = False, chunk[end + 1:]
+                *lines, rest = chunk.split(b"\n")
+                if lines and partial:
+                    lines[0] = bytes(partial + lines[0])
+                    partial.clear()
+                partial += rest
+                if len(partial) > limit:
+                    lines.append(bytes(partial[:limit]))
+                    partial.clear()
+                    skipping = True
+                if lines:
+                    self._deliver(lines, limit)
+        if partial and not follow:
+            self._deliver([bytes(partial)], limit)
 
-    def _deliver(self, raw: bytes, previous: bool, cut: bool = False) -> None:
-        """Put one line on the queue unless it was delivered before (see the module docstring)."""
-        stamp, sep, rest = raw.partition(b" ")
-        ns = parse_timestamp_ns(stamp) if sep else None
-        body = rest if ns is not None else raw
-        if cut or len(body) > self.max_line_bytes:
-            text = _decode_prefix(body[: self.max_line_bytes]) + f" …[line cut at {self.max_line_bytes} bytes]"
-        else:
-            text = body.decode("utf-8", "replace")
-        if ns is not None and self._last_ns is not None and ns <= self._last_ns:
-            if ns < self._last_ns:
-                return
-            if self._skip_same > 0:
-                self._skip_same -= 1
-                return
-            self._same += 1
-        elif ns is not None:
-            self._last_ns, self._same, self._skip_same = ns, 1, 0
-        timestamp = stamp.decode("ascii", "replace") if ns is not None else ""
-        if ns is not None:
-            self._last_ts = timestamp
-        self._fresh += 1
-        self._requests.progressed()
-        self.out.put(LogLine(self.namespace, self.pod, self.container, timestamp, text, previous))
+    def _deliver(self, lines: list[bytes], limit: int) -> None:
+        """Put the lines not delivered before on the queue, as one LogLines (see the module docstring). Timestamps
+        are compared as instants, but a line stamped like the one before it (most lines of a burst are not)
+        needs no parsing."""
+        maximum = self.max_line_bytes
+        last_ns, same, skip = self._last_ns, self._same, self._skip_same
+        last_stamp = self._last_ts.encode() if last_ns is not None else None
+        stamps: list[str] = []
+        texts: list[str] = []
+        for line in lines:
+            raw = line[:limit] if len(line) > limit else line
+            stamp, sep, body = raw.partition(b" ")
+            ns = last_ns if stamp == last_stamp else _stamp_ns(stamp) if sep else None
+            if ns is None:
+                stamp, body = b"", raw  # no timestamp: the whole line, and it moves nothing
+            elif last_ns is not None and ns <= last_ns:
+                if ns < last_ns:
+                    continue
+                if skip > 0:
+                    skip -= 1
+                    continue
+                same += 1
+            else:
+                last_ns, last_stamp, same, skip = ns, stamp, 1, 0
+            if len(body) > maximum:
+                texts.append(_decode_prefix(body[:maximum]) + f" …[line cut at {maximum} bytes]")
+            else:
+                texts.append(body.decode("utf-8", "replace"))
+            stamps.append(stamp.decode("ascii", "replace"))
+        self._last_ns, self._same, self._skip_same = last_ns, same, skip
+        if last_stamp is not None:
+            self._last_ts = last_stamp.decode("ascii", "replace")
+        if texts:
+            self._fresh += len(texts)
+            self._requests.progressed()
+            self.out.put(LogLines(self.namespace, self.pod, self.container, tuple(stamps), tuple(texts),
+                                  self.previous))
 
 
 def _find(statuses: list[dict] | None, name: str) -> dict | None:

@@ -24,8 +24,8 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import urllib3
 from kubernetes import client
@@ -45,6 +45,8 @@ PERMANENT_STATUSES = frozenset({400, 401, 403, 405, 406, 415, 422})
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, http.client.HTTPException,
                                                      OSError)
 """What a request or a stream read raises when the connection, not the server, failed."""
+
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -280,6 +282,24 @@ class Requester:
                 close(response)
 
     # --- the failure policy -------------------------------------------------------------------------------
+
+    def retrying(self, request: Callable[[], T], verb: str, what: str) -> T:
+        """`request()` until it succeeds. What may pass (429, 5xx, a timeout, a refused or dropped connection)
+        is retried through `failed` until the API timeout (then GiveUp); any other 4xx answer is raised as
+        ApiError, for the caller to judge: a 404 may just mean "absent", a 409 is a conflict to report."""
+        while True:
+            try:
+                answer = request()
+            except ApiError as err:
+                if 400 <= err.status < 500 and err.status != 429:
+                    raise
+                failure: BaseException = err
+            except TRANSPORT_ERRORS as err:
+                failure = err
+            else:
+                self.progressed()  # the next failure, however much later, starts from a short back-off
+                return answer
+            self.failed(failure, verb, what)
 
     def progressed(self) -> None:
         """Something useful came back: the next failure starts a new budget and a short back-off."""

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import urllib3
-from kubernetes import client
-
-from kubedog_ci.kube.connect import Cluster, api_failure, get_json
+from kubedog_ci.kube.connect import Cluster
 from kubedog_ci.kube.discovery import Resource, UnknownResource, discover, resolve
+from kubedog_ci.kube.retry import ApiError
 
 
 @dataclass(frozen=True)
@@ -55,11 +53,9 @@ class Fetched:
 
 
 def fetch(cluster: Cluster, refs: list[Ref], default_namespace: str) -> list[Fetched]:
-    """Each referenced object as the cluster has it now, in order; missing ones too (obj None)."""
-    try:
-        resources = discover(cluster.api)
-    except (client.ApiException, urllib3.exceptions.HTTPError, OSError) as err:
-        raise api_failure(cluster, err, "discover", "the served resource types") from err
+    """Each referenced object as the cluster has it now, in order; missing ones too (obj None). A failure of the
+    cluster is a CommandError."""
+    resources = discover(cluster)
     out: list[Fetched] = []
     for ref in refs:
         resource = _resource_for(resources, ref)
@@ -67,12 +63,8 @@ def fetch(cluster: Cluster, refs: list[Ref], default_namespace: str) -> list[Fet
         what = f'{resource.plural}{"." + resource.group if resource.group else ""} "{ref.name}"' + (
             f' in namespace "{namespace}"' if namespace else "")
         try:
-            obj = get_json(cluster.api, resource.path(namespace, ref.name))
-        except client.ApiException as err:
-            if err.status != 404:
-                raise api_failure(cluster, err, "get", what) from err
+            obj: dict | None = cluster.get_json(resource.path(namespace, ref.name), "get", what, expected={404})
+        except ApiError:
             obj = None
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise api_failure(cluster, err, "get", what) from err
         out.append(Fetched(ref, resource, namespace, obj))
     return out

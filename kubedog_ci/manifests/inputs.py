@@ -12,13 +12,24 @@ import http.client
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import IO
 
-from kubedog_ci.manifests.reader import STDIN, Manifest, ManifestError, display_name, read_file, read_text
+from kubedog_ci.manifests.reader import (
+    MAX_INPUT_BYTES,
+    STDIN,
+    Manifest,
+    ManifestError,
+    decode,
+    display_name,
+    read_file,
+    read_stream,
+    read_text,
+)
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 FETCH_TIMEOUT = 30.0
@@ -26,7 +37,7 @@ STDERR_LINES = 5
 
 
 def read_inputs(filenames: list[str], *, recursive: bool = False, kustomizations: Sequence[str] = (),
-                stdin: TextIO | None = None) -> list[Manifest]:
+                stdin: IO[str] | IO[bytes] | None = None) -> list[Manifest]:
     """Every object the inputs hold: the filenames' in their order, then each kustomization's."""
     manifests: list[Manifest] = []
     stdin_read = False
@@ -35,7 +46,7 @@ def read_inputs(filenames: list[str], *, recursive: bool = False, kustomizations
             if stdin_read:
                 raise ManifestError('"-" (stdin) is given more than once; stdin can be read only once')
             stdin_read = True
-            manifests.extend(read_text((stdin or sys.stdin).read(), STDIN))
+            manifests.extend(read_text(read_stream(stdin or sys.stdin, STDIN), STDIN))
         elif is_url(name):
             manifests.extend(read_text(fetch(name), name))
         elif Path(name).is_dir():
@@ -56,20 +67,17 @@ def is_url(name: str) -> bool:
 
 
 def fetch(url: str) -> str:
-    """The body of a URL as text; any failure is one line naming the URL."""
+    """The body of a URL as text, read no further than MAX_INPUT_BYTES; any failure is one line naming the URL."""
     try:
         with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT) as response:
-            body: bytes = response.read()
+            body: bytes = response.read(MAX_INPUT_BYTES + 1)
     except urllib.error.HTTPError as err:
         raise ManifestError(f"{url}: HTTP {err.code} {err.reason}") from err
     except urllib.error.URLError as err:
         raise ManifestError(f"{url}: cannot fetch: {err.reason}") from err
     except (OSError, http.client.HTTPException) as err:
         raise ManifestError(f"{url}: cannot fetch: {str(err) or type(err).__name__}") from err
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ManifestError(f"{url}: not UTF-8 text (byte {err.start})") from err
+    return decode(body, url)
 
 
 def manifest_files(directory: str, *, recursive: bool) -> list[str]:
@@ -113,18 +121,19 @@ def kustomize_command(directory: str, path: str | None = None) -> list[str]:
 
 
 def build_kustomization(directory: str) -> str:
-    """The YAML a kustomization builds to; a failed build is an error carrying the tool's own first lines."""
+    """The YAML a kustomization builds to; a failed build is an error carrying the tool's own first lines. The
+    output goes to a temporary file, so no more than MAX_INPUT_BYTES of it is ever held in memory."""
     command = kustomize_command(directory)
-    try:
-        done = subprocess.run(command, capture_output=True, check=False)
-    except OSError as err:
-        raise ManifestError(f"-k {directory}: cannot run {command[0]}: {err.strerror}") from err
+    with tempfile.TemporaryFile() as output:
+        try:
+            done = subprocess.run(command, stdout=output, stderr=subprocess.PIPE, check=False)
+        except OSError as err:
+            raise ManifestError(f"-k {directory}: cannot run {command[0]}: {err.strerror}") from err
+        output.seek(0)
+        built = output.read(MAX_INPUT_BYTES + 1)
     if done.returncode != 0:
         lines = [line.strip() for line in done.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
         said = "; ".join(lines[:STDERR_LINES]) or "no error output"
         shown = " ".join([Path(command[0]).name, *command[1:]])
         raise ManifestError(f"-k {directory}: `{shown}` failed (exit {done.returncode}): {said}")
-    try:
-        return done.stdout.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ManifestError(f"-k {directory}: the build output is not UTF-8 text (byte {err.start})") from err
+    return decode(built, f"-k {directory}")

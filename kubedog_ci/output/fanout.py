@@ -1,5 +1,9 @@
 """Several sinks as one: the engine talks to one Sink, and each output (terminal, JUnit, CI annotations, JSON
-lines) hears every record in the same order."""
+lines) hears every record in the same order.
+
+The summary, which ends the run, goes to them in reverse order, as nested blocks close: a sink that opens the
+run's stream before the others write (GitHub's `::stop-commands::`) closes it after their summaries are written.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, Si
 
 
 class Fanout:
-    """Passes each record to every sink, in the order given."""
+    """Passes each record to every sink, in the order given; the summary in reverse order."""
 
     def __init__(self, sinks: Sequence[Sink]) -> None:
         self.sinks = list(sinks)
@@ -47,6 +51,10 @@ class Fanout:
         for sink in self.sinks:
             sink.progress(rows)
 
-    def summary(self, outcome: Outcome) -> None:
+    def flush(self) -> None:
         for sink in self.sinks:
+            sink.flush()
+
+    def summary(self, outcome: Outcome) -> None:
+        for sink in reversed(self.sinks):
             sink.summary(outcome)

@@ -5,17 +5,25 @@ Everything is written at `summary()`, after the human stream, so each annotation
 diagnosis. Text from the cluster goes into workflow commands escaped, and into group bodies between
 `::stop-commands::` and its token: the runner strips leading whitespace before it looks for `::` and finds the
 legacy `##[` form anywhere in a line, so an indent alone would not keep a log line from issuing commands.
+
+The human stream is guarded the same way: this sink comes first in the fanout, and its first record turns
+commands off (`::stop-commands::TOKEN`) before any other sink prints a line; the summary, which it hears last,
+turns them back on (`::TOKEN::`) before its own annotations. No log line, not even with `--raw-logs`, can issue a
+command: only this process knows the token.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import secrets
 from collections.abc import Mapping
 from typing import TextIO
 
-from kubedog_ci.engine.outcome import Outcome, TargetResult
+from kubedog_ci.engine.outcome import Diagnosis, Outcome, TargetResult
+from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
 from kubedog_ci.output.terminal import format_duration
-from kubedog_ci.output.text import Evidence, clean, root_reason, verdict
+from kubedog_ci.output.text import Evidence, clean, one_line, root_reason, verdict
 from kubedog_ci.rules import State
 
 VERDICT_ICONS = {"ready": "✅", "FAILED": "❌", "ignored": "⚠️", "left-behind": "⏭️", "timed out": "⏱️",
@@ -53,6 +61,55 @@ class GitHubSink(Evidence):
         self.stream = stream
         self.sources = sources
         self.step_summary = step_summary
+        self._token = ""
+        """The token of the `::stop-commands::` in force; empty while commands are on."""
+
+    def _write(self, lines: list[str]) -> None:
+        self.stream.write("".join(line + "\n" for line in lines))
+        self.stream.flush()
+
+    def _stop_commands(self) -> None:
+        """Commands off, before the first line of the run's stream (see the module docstring)."""
+        if not self._token:
+            self._token = secrets.token_hex(16)
+            self._write([f"::stop-commands::{self._token}"])
+            atexit.register(self._resume_commands)
+
+    def _resume_commands(self) -> None:
+        """Commands back on: at the summary, or at exit for a run that ended without one (an apply rejected, a
+        server dry run), so the job's later steps and lines are not left without them."""
+        if self._token:
+            token, self._token = self._token, ""
+            atexit.unregister(self._resume_commands)
+            with contextlib.suppress(OSError, ValueError):  # at exit, the stream may be closed already
+                self._write([f"::{token}::"])
+
+    def applied(self, record: Applied) -> None:
+        self._stop_commands()
+
+    def detail(self, message: str) -> None:
+        self._stop_commands()
+
+    def progress(self, rows: list[Progress]) -> None:
+        self._stop_commands()
+
+    def status(self, change: StatusChange) -> None:
+        self._stop_commands()
+
+    def notice(self, message: str) -> None:
+        self._stop_commands()
+
+    def log(self, record: LogRecord) -> None:
+        self._stop_commands()
+        super().log(record)
+
+    def event(self, notice: EventNotice) -> None:
+        self._stop_commands()
+        super().event(notice)
+
+    def failed(self, diagnosis: Diagnosis) -> None:
+        self._stop_commands()
+        super().failed(diagnosis)
 
     def _location(self, label: str) -> dict[str, str]:
         """`file` and `line` properties from `path:line`; a bare path gives the file only."""
@@ -66,13 +123,15 @@ class GitHubSink(Evidence):
         diagnosis = self.diagnosis(result)
         if result.state is State.FAILED:
             title = f"{result.label} failed{' (ignored)' if result.ignored else ''}: {root_reason(result, diagnosis)}"
-            message = "\n".join(diagnosis.lines()) if diagnosis else f"{result.reason}: {result.message}"
+            lines = diagnosis.lines() if diagnosis else [f"{result.reason}: {result.message}"]
             name = "warning" if result.ignored else "error"
         elif verdict(result, outcome) == "timed out":
-            name, title, message = "error", f"{result.label} timed out", result.message or result.reason
+            name, title, lines = "error", f"{result.label} timed out", [result.message or result.reason]
         else:
             return None
-        return command(name, clean(message), **self._location(result.label), title=clean(title))
+        # one line of cluster text per line of ours: only our line breaks reach the message (escaped)
+        message = "\n".join(one_line(line) for line in lines)
+        return command(name, message, **self._location(result.label), title=one_line(title))
 
     def _group(self, result: TargetResult, outcome: Outcome) -> list[str]:
         token = secrets.token_hex(16)
@@ -80,6 +139,7 @@ class GitHubSink(Evidence):
                 *(f"  {line}" for line in self.lines(result, outcome)), f"::{token}::", "::endgroup::"]
 
     def summary(self, outcome: Outcome) -> None:
+        self._resume_commands()
         open_ = [result for result in outcome.results if result.state is not State.READY]
         lines = [line for result in outcome.results if (line := self._annotation(result, outcome))]
         lines += [line for result in open_ for line in self._group(result, outcome)]
@@ -90,8 +150,7 @@ class GitHubSink(Evidence):
             except OSError as err:
                 lines.append(command("warning", f"cannot write the step summary {self.step_summary}: {err}"))
         if lines:
-            self.stream.write("".join(line + "\n" for line in lines))
-            self.stream.flush()
+            self._write(lines)
 
     def _markdown(self, outcome: Outcome) -> str:
         """The step summary section: a heading, one table row per resource, then the failures' headlines."""

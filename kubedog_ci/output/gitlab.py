@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from kubedog_ci.engine.outcome import Outcome, TargetResult
-from kubedog_ci.output.text import Evidence, clean, root_reason, verdict
+from kubedog_ci.output.text import Evidence, one_line, root_reason, verdict
 from kubedog_ci.rules import State
 
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_.-]")
@@ -41,7 +41,7 @@ class GitLabSink(Evidence):
     def _section(self, result: TargetResult, outcome: Outcome, name: str) -> list[str]:
         word = verdict(result, outcome)
         reason = root_reason(result, self.diagnosis(result))
-        header = clean(f"{result.label} {word}: {reason}" if reason else f"{result.label} {word}")
+        header = one_line(f"{result.label} {word}: {reason}" if reason else f"{result.label} {word}")
         body = [f"  {line}" for line in self.lines(result, outcome)]
         return [f"\x1b[0Ksection_start:{int(self.clock())}:{name}[collapsed=true]\r\x1b[0K{header}", *body,
                 f"\x1b[0Ksection_end:{int(self.clock())}:{name}\r\x1b[0K"]

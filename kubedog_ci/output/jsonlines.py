@@ -85,6 +85,9 @@ class JsonLinesSink:
     def notice(self, message: str) -> None:
         self._emit("notice", message=message)
 
+    def flush(self) -> None:
+        """Every record is written and flushed as it comes."""
+
     def detail(self, message: str) -> None:
         self._emit("detail", message=message)
 

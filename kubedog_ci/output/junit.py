@@ -94,6 +94,9 @@ class JUnitSink:
             self._events[notice.target].append(
                 (next(self._order), f"{subject}Warning {notice.reason}{repeated}: {notice.message}"))
 
+    def flush(self) -> None:
+        """The report is written once, at the summary."""
+
     def log(self, record: LogRecord) -> None:
         self._logs[record.target].append((next(self._order), f"po/{record.pod}[{record.container}] | {record.text}"))
 

@@ -1,7 +1,8 @@
 """The terminal sink: the one writer of stdout during a run.
 
 Every record becomes whole lines written in one call and flushed, so log lines of many containers never
-interleave mid-line and a CI log shows them as they happen:
+interleave mid-line and a CI log shows them as they happen (log lines that arrive in a burst are held until the
+engine's queue runs dry, then written together):
 
     deploy/web po/web-7c9f-x2k[app] | listening on :8080
     deploy/web progressing: Waiting for deployment "web" rollout to finish: 1 of 2 updated replicas are available...
@@ -13,8 +14,10 @@ write, so log lines scroll above it and are never torn. Off a terminal (a CI log
 printed every `status_interval` seconds instead, while something is still progressing. `quiet` keeps only the
 diagnoses and the summary; `verbose` adds API-level detail (what is watched, reconnects, relists).
 
-Text from the cluster (logs, Event and status messages, diagnoses) passes through `clean`, so a container
-cannot clear the screen, move the cursor or retitle the window. With colors on, each resource keeps one color
+Text from the cluster (logs, Event and status messages, diagnoses) passes through `one_line`, so a container
+cannot clear the screen, move the cursor or retitle the window, and every line starts with the sink's own prefix
+(a resource, `kubedog:`), never with cluster text a CI runner could read as a command. `raw_logs` keeps the
+escape sequences of log lines, not their line breaks. With colors on, each resource keeps one color
 for the whole run (chosen from its name, so it is the same from run to run), Warning events are yellow and
 failures red. Colors are on with `--color always`, or with `auto` when FORCE_COLOR is set and not empty
 (https://force-color.org), or else on a terminal when NO_COLOR is unset or empty (https://no-color.org).
@@ -36,7 +39,7 @@ from colorama import Fore, Style
 
 from kubedog_ci.engine.outcome import Diagnosis, Outcome
 from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
-from kubedog_ci.output.text import clean
+from kubedog_ci.output.text import one_line, raw_line
 from kubedog_ci.rules import State
 
 PALETTE = (Fore.CYAN, Fore.GREEN, Fore.MAGENTA, Fore.BLUE, Fore.LIGHTCYAN_EX, Fore.LIGHTGREEN_EX,
@@ -46,6 +49,9 @@ STATUS_HEADER = ("RESOURCE", "STATE", "READY", "RESTARTS", "AGE", "REASON")
 REDRAW_INTERVAL = 0.5
 """Seconds the live block is left as drawn: progress comes about once a second, and jitter must not double it."""
 ERASE_BELOW = "\x1b[J"
+HOLD_LINES = 1000
+"""Log lines held back at most, off a terminal: the engine flushes whenever its queue runs dry, so lines wait
+only while more are already queued behind them, and a burst costs one write instead of one per line."""
 
 
 def use_color(mode: str, stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
@@ -57,11 +63,6 @@ def use_color(mode: str, stream: TextIO, environ: Mapping[str, str] | None = Non
     if env.get("FORCE_COLOR"):
         return True
     return not env.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
-
-
-def one_line(text: str) -> str:
-    """Text from the cluster, cleaned, on one line: each record is whole lines of the sink's own making."""
-    return " ".join(clean(text).splitlines())
 
 
 def format_duration(seconds: float) -> str:
@@ -96,12 +97,14 @@ class TerminalSink:
 
     def __init__(self, stream: TextIO | None = None, *, color: bool = False, quiet: bool = False,
                  verbose: bool = False, status_interval: float = 15.0, live: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 raw_logs: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream or sys.stdout
         self.color = color
         self.quiet = quiet
         self.verbose = verbose
         self.status_interval = status_interval
+        self.raw_logs = raw_logs
+        """Log lines keep their escape sequences (`--raw-logs`); they stay one line behind their prefix."""
         self.live = (hasattr(self.stream, "isatty") and self.stream.isatty()) if live is None else live
         self.clock = clock
         self._rows: list[Progress] = []
@@ -111,6 +114,10 @@ class TerminalSink:
         self._drawn_at: float | None = None
         """When progress last redrew the block."""
         self._next_table: float | None = None
+        self._held: list[str] = []
+        """Log lines not written yet: each other record, `flush` and the summary write them first."""
+        self._prefixes: dict[tuple[str, str, str], str] = {}
+        """(target, pod, container) -> the colored prefix of its log lines, made once per container."""
         if color or self.live:
             colorama.just_fix_windows_console()  # colors and cursor moves on a Windows console
 
@@ -122,8 +129,10 @@ class TerminalSink:
         return self._paint(label if text is None else text, PALETTE[zlib.crc32(label.encode()) % len(PALETTE)])
 
     def _write(self, *lines: str) -> None:
-        """Whole lines in one write; in live mode the block is erased first and redrawn after them."""
-        text = "".join(line + "\n" for line in lines)
+        """Whole lines in one write, after the log lines held back; in live mode the block is erased first and
+        redrawn after them."""
+        text = "".join(self._held) + "".join(line + "\n" for line in lines)
+        self._held.clear()
         if self._rows:
             text = self._erase() + text + self._block()
         self.stream.write(text)
@@ -210,8 +219,23 @@ class TerminalSink:
     def log(self, record: LogRecord) -> None:
         if self.quiet:
             return
-        prefix = self._resource(record.target, f"{record.target} po/{record.pod}[{record.container}]")
-        self._write(f"{prefix} | {one_line(record.text)}")
+        key = (record.target, record.pod, record.container)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            if len(self._prefixes) >= 1024:  # Pods come and go in a long `follow`
+                self._prefixes.clear()
+            prefix = self._prefixes[key] = self._resource(record.target, f"{record.target} po/{record.pod}"
+                                                          f"[{record.container}]") + " | "
+        text = record.text
+        if not text.isprintable():  # a printable line has nothing to clean and no line break
+            text = (raw_line if self.raw_logs else one_line)(text)
+        self._held.append(f"{prefix}{text}\n")
+        if self.live or len(self._held) >= HOLD_LINES:  # on a terminal each line shows at once, above the block
+            self.flush()
+
+    def flush(self) -> None:
+        if self._held:
+            self._write()
 
     def failed(self, diagnosis: Diagnosis) -> None:
         headline, *rest = (one_line(line) for line in diagnosis.lines())
@@ -224,6 +248,7 @@ class TerminalSink:
     def summary(self, outcome: Outcome) -> None:
         """One row per target. VERDICT is one word (ready, progressing, FAILED, ignored, left-behind), so a CI
         script can parse the table. The live block is erased for good first."""
+        self.flush()
         self._rows = []
         rows = [("RESOURCE", "VERDICT", "DURATION", "REASON")]
         for result in outcome.results:

@@ -33,6 +33,19 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", _SEQUENCE.sub("", text))
 
 
+def one_line(text: str) -> str:
+    """Text from the cluster, cleaned, on one line: each printed line is whole and of a sink's own making, so
+    cluster text never starts one (where `::` or `##[` would be read as a CI workflow command)."""
+    return " ".join(clean(text).splitlines())
+
+
+def raw_line(text: str) -> str:
+    """A log line as the container wrote it, escape sequences and all (`--raw-logs`), but on one line: what a
+    reader takes for a line break (a CI runner splits at `\\r` too) becomes a space, so the line stays behind the
+    sink's prefix."""
+    return " ".join(text.splitlines())
+
+
 def verdict(result: TargetResult, outcome: Outcome) -> str:
     """One word (or two) for how a resource ended, as the terminal's summary says it."""
     if result.state is State.FAILED:
@@ -77,6 +90,9 @@ class Evidence:
     def notice(self, message: str) -> None:
         pass
 
+    def flush(self) -> None:
+        pass
+
     def log(self, record: LogRecord) -> None:
         lines = self.logs.setdefault(record.target, deque(maxlen=LOG_LINES))
         lines.append(f"po/{record.pod}[{record.container}] | {record.text}")
@@ -118,4 +134,4 @@ class Evidence:
         if logs:
             out.append("  last log line:" if len(logs) == 1 else f"  last {len(logs)} log lines:")
             out += [f"    {line}" for line in logs]
-        return [piece for line in out for piece in clean(line).splitlines()]
+        return [one_line(line) for line in out]

@@ -4,11 +4,13 @@
         subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "get", "nodes"])
 
 It seeds what a fresh real cluster has (the default namespaces, nodes, the `kubernetes` Service, a default
-StorageClass), starts the controllers on the simulation loop and serves the API on 127.0.0.1.
+StorageClass), starts the controllers on the simulation loop and serves the API on 127.0.0.1: plain HTTP, or
+with `tls=True` HTTPS with a certificate made at start, whose CA the kubeconfig carries.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 import threading
@@ -26,6 +28,7 @@ from kubedog_ci.sim.loop import SimLoop
 from kubedog_ci.sim.resources import Registry
 from kubedog_ci.sim.server import SimHTTPServer
 from kubedog_ci.sim.store import Store
+from kubedog_ci.sim.tls import Certificates, generate
 
 KUBELET_VERSION = "v1.34.0"
 
@@ -64,11 +67,15 @@ def node_object(name: str, index: int, config: SimConfig) -> dict:
     }
 
 
+def _base64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 class SimCluster:
     """The simulated cluster as a context manager (see the module docstring)."""
 
     def __init__(self, config: SimConfig | None = None, *, port: int = 0, host: str = "127.0.0.1",
-                 kubeconfig_path: str | os.PathLike | None = None) -> None:
+                 kubeconfig_path: str | os.PathLike | None = None, tls: bool = False) -> None:
         self.config = config or SimConfig()
         self.store = Store(self.config.history_window)
         self.registry = Registry.builtin()
@@ -79,6 +86,9 @@ class SimCluster:
         self.ctx = Context(self.api, self.store, self.loop, self.events, self.logs, self.config)
         self.manager = Manager(self.ctx, build_controllers(self.ctx))
         self._host, self._port = host, port
+        self.tls = tls
+        self.certificates: Certificates | None = None
+        """With TLS: the CA and the server's certificate, made at start."""
         self._kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path else None
         self._tmpdir: tempfile.TemporaryDirectory | None = None
         self.server: SimHTTPServer | None = None
@@ -87,7 +97,7 @@ class SimCluster:
     @property
     def url(self) -> str:
         assert self.server is not None, "the cluster is not started"
-        return f"http://{self._host}:{self.server.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://{self._host}:{self.server.server_address[1]}"
 
     @property
     def kubeconfig(self) -> str:
@@ -95,10 +105,14 @@ class SimCluster:
         return str(self._kubeconfig_path)
 
     def start(self) -> SimCluster:
+        context = None
+        if self.tls:  # first: a missing openssl fails the start before anything runs
+            self.certificates = generate(tuple(dict.fromkeys((self._host, "127.0.0.1", "localhost"))))
+            context = self.certificates.server_context()
         self._seed()
         self.loop.start()
         self.manager.start()
-        self.server = SimHTTPServer((self._host, self._port), self.api, self.logs, self.config)
+        self.server = SimHTTPServer((self._host, self._port), self.api, self.logs, self.config, context)
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="sim-http", daemon=True)
         self._thread.start()
@@ -126,9 +140,14 @@ class SimCluster:
 
     def kubeconfig_dict(self) -> dict:
         user: dict = {"token": self.config.token} if self.config.token else {}
+        cluster = {"server": self.url}
+        if self.certificates is not None:
+            cluster["certificate-authority-data"] = _base64(self.certificates.ca)
+            user |= {"client-certificate-data": _base64(self.certificates.client_cert),
+                     "client-key-data": _base64(self.certificates.client_key)}
         return {
             "apiVersion": "v1", "kind": "Config", "current-context": "kubedog-sim", "preferences": {},
-            "clusters": [{"name": "kubedog-sim", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "kubedog-sim", "cluster": cluster}],
             "users": [{"name": "kubedog-sim", "user": user}],
             "contexts": [{"name": "kubedog-sim",
                           "context": {"cluster": "kubedog-sim", "user": "kubedog-sim", "namespace": "default"}}],

@@ -7,6 +7,7 @@ sinceTime). The previous instance of a restarted container stays readable with `
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import time
@@ -16,12 +17,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 MAX_LINES_PER_INSTANCE = 200_000
+CHUNK_LINES = 1000
+"""Lines rendered and sent per chunk: a reader starts on a burst while the rest of it is rendered, as it does on
+a kubelet's stream, instead of waiting for all of it."""
+
+
+@functools.lru_cache(maxsize=64)
+def _format_seconds(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def format_ns(ns: int) -> str:
-    """RFC3339Nano with all nine digits, as the kubelet prefixes lines with `timestamps=true`."""
+    """RFC3339Nano with all nine digits, as the kubelet prefixes lines with `timestamps=true`. The date part is
+    formatted once per second: a followed log of a chatty container renders thousands of lines per second, and
+    the simulator must stream faster than the clients it is used to measure."""
     seconds, nanos = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+    return f"{_format_seconds(seconds)}.{nanos:09d}Z"
 
 
 def parse_rfc3339_ns(text: str) -> int:
@@ -155,10 +166,13 @@ class LogStore:
             snapshot = snapshot[-tail_lines:] if tail_lines > 0 else []
         budget = limit_bytes
 
-        def render(batch: list[tuple[int, str]]) -> bytes:
-            if timestamps:
-                return "".join(f"{format_ns(ts)} {text}\n" for ts, text in batch).encode()
-            return "".join(f"{text}\n" for _, text in batch).encode()
+        def render(batch: list[tuple[int, str]]) -> Iterator[bytes]:
+            for start in range(0, len(batch), CHUNK_LINES):
+                part = batch[start:start + CHUNK_LINES]
+                if timestamps:
+                    yield "".join(f"{format_ns(ts)} {text}\n" for ts, text in part).encode()
+                else:
+                    yield "".join(f"{text}\n" for _, text in part).encode()
 
         def clip(chunk: bytes) -> tuple[bytes, bool]:
             nonlocal budget
@@ -170,8 +184,8 @@ class LogStore:
             budget -= len(chunk)
             return chunk, False
 
-        if snapshot:
-            chunk, full = clip(render(snapshot))
+        for piece in render(snapshot):
+            chunk, full = clip(piece)
             yield chunk
             if full:
                 return
@@ -184,8 +198,8 @@ class LogStore:
                 fresh = run.since(sent)
                 sent = run.total
                 finished = run.done or bool(stop and stop.is_set())
-            if fresh:
-                chunk, full = clip(render(fresh))
+            for piece in render(fresh):
+                chunk, full = clip(piece)
                 yield chunk
                 if full:
                     return

@@ -1,4 +1,4 @@
-"""The HTTP face of the simulated cluster: the Kubernetes REST API over plain HTTP/1.1.
+"""The HTTP face of the simulated cluster: the Kubernetes REST API over HTTP/1.1, plain or (`--tls`) HTTPS.
 
 Routing follows the real URL scheme (`/api/v1/namespaces/NS/pods/NAME/log`, `/apis/GROUP/VERSION/...`, and the
 legacy `/watch/` prefix). Watches and followed logs are chunked streams, like the real server's. Auth, deny
@@ -14,6 +14,7 @@ import queue
 import random
 import select
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import yaml
 
@@ -75,6 +77,8 @@ class Stats:
     watches_open: int = 0
     watches_total: int = 0
     log_streams_open: int = 0
+    faults: Counter = field(default_factory=Counter)
+    """Injected faults by name (watch-drop, gone, http-error, latency, log-cut): proof that a test's fault hit."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def snapshot(self) -> dict:
@@ -82,7 +86,7 @@ class Stats:
             return {"requests": dict(self.requests), "requests_total": sum(self.requests.values()),
                     "connections_total": self.connections_total, "connections_open": self.connections_open,
                     "watches_open": self.watches_open, "watches_total": self.watches_total,
-                    "log_streams_open": self.log_streams_open}
+                    "log_streams_open": self.log_streams_open, "faults": dict(self.faults)}
 
 
 @dataclass
@@ -103,13 +107,23 @@ class SimHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], api: Api, logs: LogStore, config: SimConfig) -> None:
+    def __init__(self, address: tuple[str, int], api: Api, logs: LogStore, config: SimConfig,
+                 tls: ssl.SSLContext | None = None) -> None:
         super().__init__(address, SimHandler)
         self.api = api
         self.logs = logs
         self.config = config
+        self.tls = tls
         self.stats = Stats()
         self.stopping = threading.Event()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """With TLS, each connection is wrapped here and shakes hands on its first read, in its own thread: a
+        slow or failing client (one that does not trust the certificate) never holds up the others."""
+        connection, address = super().get_request()
+        if self.tls is not None:
+            connection = self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+        return connection, address
 
     def process_request_thread(self, request, client_address) -> None:
         with self.stats.lock:
@@ -122,8 +136,9 @@ class SimHTTPServer(ThreadingHTTPServer):
                 self.stats.connections_open -= 1
 
     def handle_error(self, request, client_address) -> None:
-        """A client that hangs up (a watcher stopping, a process exiting) is normal; anything else is reported."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
+        """A client that hangs up (a watcher stopping, a process exiting) or refuses the TLS certificate is normal;
+        anything else is reported."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
 
@@ -173,6 +188,7 @@ class SimHandler(BaseHTTPRequestHandler):
         faults = self.config.faults
         try:
             if faults.latency:
+                self._injected("latency")
                 time.sleep(faults.latency)
             if self.config.token and self.headers.get("Authorization", "") != f"Bearer {self.config.token}":
                 raise errors.unauthorized()
@@ -206,6 +222,10 @@ class SimHandler(BaseHTTPRequestHandler):
         with self.server.stats.lock:
             self.server.stats.requests[verb] += 1
 
+    def _injected(self, fault: str) -> None:
+        with self.server.stats.lock:
+            self.server.stats.faults[fault] += 1
+
     def _send_json(self, code: int, payload: object, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload, separators=(",", ":")).encode()
         self.send_response(code)
@@ -235,12 +255,15 @@ class SimHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _client_gone(self) -> bool:
-        """True when the peer closed its end (a readable socket with nothing to read)."""
+        """True when the peer closed its end (a readable socket with nothing to read). Over TLS, anything to read
+        during a stream is the client's close: TLS 1.3 encrypts its close_notify like data, and an HTTP/1.1 client
+        sends nothing else before the response ends. The bytes are peeked below TLS, whose state another thread
+        may be writing."""
         try:
             readable, _, _ = select.select([self.connection], [], [], 0)
             if not readable:
                 return False
-            return self.connection.recv(1, socket.MSG_PEEK) == b""
+            return socket.socket.recv(self.connection, 1, socket.MSG_PEEK) == b"" or self.server.tls is not None
         except (OSError, ValueError):
             return True
 
@@ -293,7 +316,8 @@ class SimHandler(BaseHTTPRequestHandler):
         self._count(verb)
         self._authorize(verb, route)
         faults = self.config.faults
-        if faults.chance(faults.http_error) and not route.subresource == "log":
+        if faults.chance(faults.http_error) and route.subresource != "log":
+            self._injected("http-error")
             raise _injected_error()
         return self._dispatch(verb, route, query, body)
 
@@ -530,6 +554,7 @@ class SimHandler(BaseHTTPRequestHandler):
                     if since < 0:
                         raise errors.bad_request(f'invalid resource version: "{raw_rv}"')
                     if faults.chance(faults.gone):
+                        self._injected("gone")
                         raise Expired(since, store.resource_version)
                     watcher, backlog = store.watch(rt.key, since, predicate)
         except Expired as err:
@@ -554,8 +579,9 @@ class SimHandler(BaseHTTPRequestHandler):
         now = time.monotonic()
         deadline = now + (timeout if timeout is not None else random.uniform(1800, 3600))
         drop_after = self.config.faults.upto(self.config.faults.watch_drop)
-        if drop_after is not None:
-            deadline = min(deadline, now + drop_after)
+        dropping = drop_after is not None and now + drop_after < deadline
+        if dropping:
+            deadline = now + drop_after
         bookmarks = query.get("allowWatchBookmarks") == "true"
         table = self._wants_table()
         include = self._include_object()
@@ -594,8 +620,10 @@ class SimHandler(BaseHTTPRequestHandler):
                 break
             kind, change = item
             emit(kind, change.obj)
-        if drop_after is not None and time.monotonic() >= deadline and timeout is None:
-            raise _Abort
+        if dropping and time.monotonic() >= deadline:
+            self._injected("watch-drop")
+            if timeout is None:
+                raise _Abort
         self._end_stream()
 
     def _send_bookmark(self, rt: ResourceType, watcher, emit: Callable[[str, dict], None]) -> None:
@@ -645,9 +673,11 @@ class SimHandler(BaseHTTPRequestHandler):
             for chunk in chunks:
                 if cut_at is not None and time.monotonic() >= cut_at:
                     self._chunk(chunk[: random.randint(0, max(0, len(chunk) - 1))])
+                    self._injected("log-cut")
                     raise _Abort
                 self._chunk(chunk)
             if cut_at is not None and stop.is_set() and time.monotonic() >= cut_at:
+                self._injected("log-cut")
                 raise _Abort
             self._end_stream()
         finally:

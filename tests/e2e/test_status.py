@@ -158,7 +158,7 @@ def test_unknown_kind_is_an_input_error(shared_cluster: SimCluster) -> None:
 
 
 @pytest.mark.parametrize(("setup", "message"), [
-    ("unreachable", "cannot reach the Kubernetes API server at http://127.0.0.1:9"),
+    ("unreachable", "the Kubernetes API server at http://127.0.0.1:9 has not answered successfully for "),
     ("unknown-context", 'context "nope" not found'),
     ("missing-file", "no such file"),
     ("forbidden", 'refused to get deployments.apps "web" in namespace "default" (403 Forbidden)'),
@@ -174,7 +174,7 @@ def test_cluster_errors_exit_5_with_one_message(setup: str, message: str, tmp_pa
             "clusters": [{"name": "x", "cluster": {"server": "http://127.0.0.1:9"}}],
             "users": [{"name": "x", "user": {}}],
             "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
-        args += ["--kubeconfig", str(kubeconfig)]
+        args += ["--kubeconfig", str(kubeconfig), "--api-timeout", "1s"]
     elif setup == "unknown-context":
         args += ["--kubeconfig", sim_factory().kubeconfig, "--context", "nope"]
     elif setup == "missing-file":

@@ -10,7 +10,16 @@ from concurrent.futures import Future
 import pytest
 
 from kubedog_ci.engine.consumer import Interrupt, Tracker
-from kubedog_ci.engine.events import LogEnded, LogLine, ObjectEvent, Synced, WatchFailed
+from kubedog_ci.engine.events import (
+    Event,
+    LogAttached,
+    LogEnded,
+    LogInstanceRead,
+    LogLines,
+    ObjectEvent,
+    Synced,
+    WatchFailed,
+)
 from kubedog_ci.engine.outcome import Diagnosis, Options, Outcome
 from kubedog_ci.engine.settings import TargetSettings
 from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
@@ -43,6 +52,7 @@ class FakeProducers:
     def follow(self, namespace: str, pod: str, container: str, since: str | None) -> threading.Event:
         stop = threading.Event()
         self.followed[(namespace, pod, container)] = (stop, since)
+        self.queue.put(LogAttached(namespace, pod, container))  # as a follower does once its stream is open
         return stop
 
     def log_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int) -> Future[list[str]]:
@@ -91,6 +101,9 @@ class Recorder:
 
     def progress(self, rows: list[Progress]) -> None:
         pass  # the sinks' live status, not what these tests judge
+
+    def flush(self) -> None:
+        pass  # records are kept as they come
 
 
 class Clock:
@@ -202,7 +215,7 @@ def test_only_the_current_revisions_pods_are_followed_and_shown() -> None:
     assert list(harness.producers.followed) == [(NS, "web-bbb-1", "app")]
     assert harness.producers.followed[(NS, "web-bbb-1", "app")][1] == "2030-01-01T00:00:00.000000Z"
     for name in ("web-aaa-1", "web-bbb-1"):
-        harness.tracker.handle(LogLine(NS, name, "app", "t", f"hello from {name}"))
+        harness.tracker.handle(LogLines(NS, name, "app", ("t",), (f"hello from {name}",)))
     assert [(r.target, r.pod, r.text) for r in harness.sink.logs] == [("deploy/web", "web-bbb-1",
                                                                        "hello from web-bbb-1")]
 
@@ -215,6 +228,23 @@ def test_a_pod_that_leaves_the_current_revision_is_no_longer_followed() -> None:
     harness.put(REPLICASETS, third)
     harness.put(DEPLOYMENTS, deployment(revision="3"), "MODIFIED")
     assert stop.is_set()
+
+
+def test_at_most_max_log_streams_are_followed_and_the_others_wait_for_one_to_end() -> None:
+    harness = synced_web(max_log_streams=2)
+    for name in ("web-bbb-1", "web-bbb-2", "web-bbb-3", "web-bbb-4"):
+        harness.put(PODS, web_pod(name, "rs-2", running()))
+    assert list(harness.producers.followed) == [(NS, "web-bbb-1", "app"), (NS, "web-bbb-2", "app")]
+    assert harness.sink.notices == ["following 2 container logs at once (--max-log-streams); the others wait for "
+                                    "one of them to end"]
+    harness.tracker.handle(LogEnded(NS, "web-bbb-1", "app", "terminated: Completed (exit code 0)"))
+    assert (NS, "web-bbb-3", "app") in harness.producers.followed  # from the start of the run: nothing lost
+    assert harness.producers.followed[(NS, "web-bbb-3", "app")][1] == harness.producers.followed[
+        (NS, "web-bbb-1", "app")][1]
+    harness.put(PODS, web_pod("web-bbb-4", "rs-2", running()), "DELETED")  # leaves while waiting
+    harness.put(PODS, web_pod("web-bbb-2", "rs-2", running()), "DELETED")
+    assert harness.producers.followed[(NS, "web-bbb-2", "app")][0].is_set()
+    assert len(harness.producers.followed) == 3 and len(harness.sink.notices) == 1
 
 
 def test_init_containers_are_followed_once_started() -> None:
@@ -409,6 +439,66 @@ def test_an_interrupt_ends_the_run_with_its_signal() -> None:
     assert outcome.stopped_by == 2 and not outcome.timed_out
 
 
+def later(harness: Harness, *items: Event) -> None:
+    """Put `items` on the queue 0.2 s from now, as producers still busy when the verdict comes would."""
+    threading.Timer(0.2, lambda: [harness.producers.queue.put(item) for item in items]).start()
+
+
+def test_the_end_waits_for_a_follower_still_opening_its_stream() -> None:
+    """A follower retrying a failing API has not yet read what the container printed before it turned ready:
+    the end of the run waits for its stream to open (within DRAIN_MAX), so those lines are printed."""
+    harness = Harness(WEB)
+
+    def attaching_late(namespace: str, pod: str, container: str, since: str | None) -> threading.Event:
+        later(harness, LogAttached(namespace, pod, container),
+              LogLines(namespace, pod, container, ("t1",), ("listening",)))
+        return threading.Event()
+
+    harness.producers.follow = attaching_late  # type: ignore[method-assign]
+    items = [ObjectEvent(REPLICASETS, "ADDED", NEW_RS), ObjectEvent(PODS, "ADDED", web_pod("web-bbb-1", "rs-2",
+                                                                                           running(), ready=True)),
+             ObjectEvent(DEPLOYMENTS, "ADDED", deployment(ready=True)),
+             *(Synced(r, NS) for r in (DEPLOYMENTS, PODS, EVENTS, REPLICASETS))]
+    for item in items:
+        harness.producers.queue.put(item)
+    harness.clock.step = 0.01
+    outcome = harness.tracker.run()
+    assert outcome.results[0].state is State.READY
+    assert [record.text for record in harness.sink.logs] == ["listening"]
+
+
+def test_the_end_waits_for_a_crashed_instance_to_be_read_to_its_end() -> None:
+    harness = Harness(WEB, failures_allowed_per_replica=0)
+    crashed = web_pod("web-bbb-1", "rs-2", terminated(code=3, cid="run-0"))
+    for item in (ObjectEvent(REPLICASETS, "ADDED", NEW_RS), ObjectEvent(PODS, "ADDED", crashed),
+                 ObjectEvent(DEPLOYMENTS, "ADDED", deployment()),
+                 *(Synced(r, NS) for r in (DEPLOYMENTS, PODS, EVENTS, REPLICASETS))):
+        harness.producers.queue.put(item)
+    later(harness, LogLines(NS, "web-bbb-1", "app", ("t9",), ("fatal: no database",)),
+          LogInstanceRead(NS, "web-bbb-1", "app", "run-0"))
+    harness.clock.step = 0.01
+    outcome = harness.tracker.run()
+    assert outcome.results[0].state is State.FAILED
+    assert [record.text for record in harness.sink.logs] == ["fatal: no database"]
+
+
+def test_the_end_waits_for_a_finished_jobs_pods_before_their_own_update_comes() -> None:
+    harness = Harness(Target(JOBS, NS, "migrate"))
+    labels = {"batch.kubernetes.io/controller-uid": "j-1"}
+    for item in (ObjectEvent(JOBS, "ADDED", obj("batch/v1", "Job", "migrate", "j-1", status={"active": 1})),
+                 ObjectEvent(PODS, "ADDED", pod("migrate-x", "uid-x", running("main"), labels=labels)),
+                 *(Synced(r, NS) for r in (JOBS, PODS, EVENTS)),
+                 ObjectEvent(JOBS, "MODIFIED", obj("batch/v1", "Job", "migrate", "j-1", status={
+                     "conditions": [{"type": "Complete", "status": "True"}]}))):
+        harness.producers.queue.put(item)
+    later(harness, LogLines(NS, "migrate-x", "main", ("t9",), ("migrated",)),
+          LogEnded(NS, "migrate-x", "main", "terminated: Completed (exit code 0)"))
+    harness.clock.step = 0.01
+    outcome = harness.tracker.run()
+    assert outcome.results[0].state is State.READY
+    assert [record.text for record in harness.sink.logs] == ["migrated"]
+
+
 def test_a_finished_jobs_last_lines_are_printed_after_its_verdict() -> None:
     harness = Harness(Target(JOBS, NS, "migrate"))
     done = obj("batch/v1", "Job", "migrate", "j-1", status={"conditions": [{"type": "Complete", "status": "True"}]})
@@ -416,7 +506,8 @@ def test_a_finished_jobs_last_lines_are_printed_after_its_verdict() -> None:
                   labels={"batch.kubernetes.io/controller-uid": "j-1"})
     items = [ObjectEvent(JOBS, "ADDED", done), ObjectEvent(PODS, "ADDED", job_pod),
              *(Synced(r, NS) for r in (JOBS, PODS, EVENTS)),
-             LogLine(NS, "migrate-x", "main", "t1", "migrating"), LogLine(NS, "migrate-x", "main", "t2", "done"),
+             LogLines(NS, "migrate-x", "main", ("t1",), ("migrating",)),
+             LogLines(NS, "migrate-x", "main", ("t2",), ("done",)),
              LogEnded(NS, "migrate-x", "main", "terminated: Completed (exit code 0)")]
     for item in items:
         harness.producers.queue.put(item)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from kubedog_ci.engine.events import Event, LogLine, ObjectEvent, Synced
+from kubedog_ci.engine.events import Event, LogLines, ObjectEvent, Synced
 from kubedog_ci.engine.outcome import Outcome, TargetResult
 from kubedog_ci.engine.settings import DEFAULT, FailMode, TargetSettings
 from kubedog_ci.engine.state import EVENTS, PODS, REPLICASETS
@@ -121,12 +121,12 @@ ACTIVITY: dict[str, Callable[[Harness], None]] = {
         "ScalingReplicaSet", "Scaled up", kind="Deployment", name="web", uid="d-1", type_="Normal"))),
     "an Event about its Pod": lambda h: h.tracker.handle(ObjectEvent(EVENTS, "ADDED", event(
         "Pulled", "pulled", name="web-bbb-1", uid="uid-web-bbb-1", type_="Normal"))),
-    "a log line, even one not shown": lambda h: h.tracker.handle(LogLine(NS, "web-bbb-1", "app", "t", "tick")),
+    "a log line, even one not shown": lambda h: h.tracker.handle(LogLines(NS, "web-bbb-1", "app", ("t",), ("tick",))),
 }
 NO_ACTIVITY: dict[str, Callable[[Harness], None]] = {
     "an old revision's Pod": lambda h: h.put(PODS, web_pod("web-aaa-1", "rs-1", running())),
     "an old ReplicaSet": lambda h: h.put(REPLICASETS, {**OLD_RS, "status": {"replicas": 0}}, "MODIFIED"),
-    "another Pod's log": lambda h: h.tracker.handle(LogLine(NS, "web-aaa-1", "app", "t", "tick")),
+    "another Pod's log": lambda h: h.tracker.handle(LogLines(NS, "web-aaa-1", "app", ("t",), ("tick",))),
     "an Event about another Pod": lambda h: h.tracker.handle(ObjectEvent(EVENTS, "ADDED", event(
         "Pulled", "pulled", name="other", uid="uid-other", type_="Normal"))),
 }
@@ -178,7 +178,7 @@ def test_a_pod_of_two_targets_is_followed_if_either_shows_it(deploy_shows: bool,
     harness.put(PODS, web_pod("web-bbb-1", "rs-2", running()))
     harness.sync(DEPLOYMENTS, PODS, EVENTS, REPLICASETS)
     assert bool(harness.producers.followed) is (label is not None)
-    harness.tracker.handle(LogLine(NS, "web-bbb-1", "app", "t", "hello"))
+    harness.tracker.handle(LogLines(NS, "web-bbb-1", "app", ("t",), ("hello",)))
     assert [r.target for r in harness.sink.logs] == ([label] if label else [])
 
 
@@ -197,7 +197,7 @@ def test_log_lines_not_matching_are_not_shown(settings: TargetSettings, shown: l
     harness = synced(settings)
     harness.put(PODS, web_pod("web-bbb-1", "rs-2", running("app"), running("sidecar", cid="c2")))
     for container, text in LINES:
-        harness.tracker.handle(LogLine(NS, "web-bbb-1", container, "t", text))
+        harness.tracker.handle(LogLines(NS, "web-bbb-1", container, ("t",), (text,)))
     assert [(r.container, r.text) for r in harness.sink.logs] == shown
 
 

@@ -48,6 +48,21 @@ def test_plain_lines() -> None:
     ]
 
 
+def test_log_lines_off_a_terminal_are_held_until_the_engine_flushes_or_another_record_comes() -> None:
+    out, stream = sink()
+    out.log(LogRecord("deploy/web", "web-1", "app", "one"))
+    out.log(LogRecord("deploy/web", "web-1", "app", "two \x1b[31mred\x1b[0m"))
+    assert stream.getvalue() == ""
+    out.flush()
+    assert stream.getvalue() == "deploy/web po/web-1[app] | one\ndeploy/web po/web-1[app] | two red\n"
+    out.log(LogRecord("deploy/web", "web-1", "app", "three"))
+    out.notice("after the line")
+    assert stream.getvalue().splitlines()[-2:] == ["deploy/web po/web-1[app] | three", "kubedog: after the line"]
+    out.log(LogRecord("deploy/web", "web-1", "app", "last"))
+    out.summary(Outcome([], duration=1.0))
+    assert "deploy/web po/web-1[app] | last\n\nRESOURCE" in stream.getvalue()
+
+
 def test_a_resource_keeps_one_color_and_failures_are_red() -> None:
     out, stream = sink(color=True)
     out.log(LogRecord("deploy/web", "a", "app", "one"))

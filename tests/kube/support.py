@@ -8,10 +8,11 @@ import queue
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from kubernetes import client
 
-from kubedog_ci.engine.events import ApiNote, Event, LogEnded, LogLine, ObjectEvent, Synced, WatchFailed
+from kubedog_ci.engine.events import ApiNote, Event, LogEnded, LogLines, ObjectEvent, Synced, WatchFailed
 from kubedog_ci.kube.discovery import Resource
 from tests.support import wait_until
 
@@ -20,6 +21,17 @@ PODS = Resource("", "v1", "pods", "pod", "Pod", True, ("po",))
 STOP_WITHIN = 1.5
 """Seconds a producer may take to end once `stop` is set (the engine promises about one)."""
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",))
+
+
+class Line(NamedTuple):
+    """One log line as a LogFollower delivered it, out of its batch."""
+
+    namespace: str
+    pod: str
+    container: str
+    timestamp: str
+    text: str
+    previous: bool
 
 
 class Collector:
@@ -53,8 +65,10 @@ class Collector:
     def failures(self) -> list[WatchFailed]:
         return [e for e in self.pull() if isinstance(e, WatchFailed)]
 
-    def lines(self) -> list[LogLine]:
-        return [e for e in self.pull() if isinstance(e, LogLine)]
+    def lines(self) -> list[Line]:
+        """Every line delivered, one by one, whatever batches they came in."""
+        return [Line(e.namespace, e.pod, e.container, stamp, text, e.previous) for e in self.pull()
+                if isinstance(e, LogLines) for stamp, text in zip(e.timestamps, e.texts, strict=True)]
 
     def ended(self) -> list[LogEnded]:
         return [e for e in self.pull() if isinstance(e, LogEnded)]

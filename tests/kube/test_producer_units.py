@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 import urllib3
 
-from kubedog_ci.kube.logs import LogFollower, parse_timestamp_ns, view_of
+from kubedog_ci.engine.events import LogLines
+from kubedog_ci.kube.logs import LogFollower, _stamp_ns, parse_timestamp_ns, view_of
 from kubedog_ci.kube.retry import ApiError, Backoff, GiveUp, Requester, describe_error, resource_phrase
 from tests.kube.support import Collector, api_client_for
 
@@ -103,6 +104,16 @@ def test_the_first_request_carries_since_and_tail_and_later_ones_only_since() ->
 ])
 def test_timestamps_are_compared_as_instants(text: str, expected: int | None) -> None:
     assert parse_timestamp_ns(text) == expected
+    assert _stamp_ns(text.encode()) == expected
+
+
+def test_the_lines_of_one_read_are_one_batch() -> None:
+    entries = [(stamp(i), f"line {i}") for i in range(50)]
+    reader, collector, _ = make_follower([log(*entries)], 0)
+    reader._requests.stream_chunks = lambda body: (chunk for chunk in [body])  # type: ignore[attr-defined]
+    reader._read(follow=True, previous=False)
+    (batch,) = [item for item in collector.pull() if isinstance(item, LogLines)]
+    assert batch.texts == tuple(text for _, text in entries) and batch.timestamps == tuple(ts for ts, _ in entries)
 
 
 def pod(restart: str = "Always", state: dict | None = None, last: dict | None = None, phase: str = "Running",
@@ -185,6 +196,65 @@ def test_permanent_answers_give_up_at_once_and_retry_after_is_honoured() -> None
         requests.failed(throttled, "list", "pods")
         requests.failed(throttled, "list", "pods")
     assert spent.value.status == 429 and "last error: 429 TooManyRequests: slow down" in spent.value.message
+
+
+class RecordingRequester(Requester):
+    """A Requester whose sleeps are recorded instead of slept."""
+
+    def __init__(self, api_timeout: float) -> None:
+        super().__init__(api_client_for("http://api.example:6443"), threading.Event(), api_timeout)
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def test_retry_after_is_slept_in_full_and_never_past_the_api_timeout() -> None:
+    requests = RecordingRequester(api_timeout=30)
+    requests.failed(ApiError(429, "TooManyRequests", "slow down", retry_after=7), "list", "pods")
+    requests.failed(ApiError(503, "ServiceUnavailable", "busy"), "list", "pods")
+    assert requests.slept[0] == 7  # not the 0.1-0.2 s back-off
+    assert requests.slept[1] <= 0.4
+    short = RecordingRequester(api_timeout=2)
+    short.failed(ApiError(429, "TooManyRequests", "slow down", retry_after=60), "list", "pods")
+    assert 1.9 < short.slept[0] <= 2
+
+
+def test_retrying_retries_what_may_pass_and_raises_the_rest() -> None:
+    requests = RecordingRequester(api_timeout=30)
+    connection = urllib3.connection.HTTPConnection("127.0.0.1", 1)
+    failures: list[BaseException] = [
+        ApiError(429, "TooManyRequests", "slow down", retry_after=1), ApiError(500, "InternalError", "oops"),
+        ApiError(503, "ServiceUnavailable", "busy"), urllib3.exceptions.ReadTimeoutError(None, "/", "timed out"),
+        urllib3.exceptions.NewConnectionError(connection, "Connection refused"), ConnectionResetError()]
+
+    def request() -> str:
+        if failures:
+            raise failures.pop(0)
+        return "answer"
+
+    assert requests.retrying(request, "list", "pods") == "answer"
+    assert len(requests.slept) == 6 and requests.slept[0] == 1
+    failures.append(ApiError(500, "InternalError", "oops"))
+    requests.retrying(request, "list", "pods")
+    assert requests.slept[6] <= 0.2  # a success resets the back-off: the next request starts short again
+    for status in (400, 401, 403, 404, 409, 422):
+        def refused(status: int = status) -> None:
+            raise ApiError(status, "Refused", "no")
+
+        with pytest.raises(ApiError) as raised:
+            requests.retrying(refused, "get", "x")
+        assert raised.value.status == status
+    assert len(requests.slept) == 7  # none of those was retried
+
+
+def test_retrying_gives_up_after_the_api_timeout_naming_the_server() -> None:
+    requests = Requester(api_client_for("http://127.0.0.1:9"), threading.Event(), api_timeout=0.3)
+    with pytest.raises(GiveUp) as spent:
+        requests.retrying(lambda: requests.get_json("/api"), "list", "namespaces")
+    assert spent.value.message.startswith("cannot list namespaces: the Kubernetes API server at http://127.0.0.1:9 "
+                                          "has not answered successfully for ")
+    assert "Connection refused" in spent.value.message
 
 
 def test_resource_phrases() -> None:

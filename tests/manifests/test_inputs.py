@@ -99,8 +99,8 @@ def test_file_errors(tmp_path: Path, files: dict[str, str], message: str) -> Non
 
 
 def test_not_utf8(tmp_path: Path) -> None:
-    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(ManifestError, match="not UTF-8 text"):
+    (tmp_path / "bin.yaml").write_bytes(b"kind: x\n\xff\x00")
+    with pytest.raises(ManifestError, match=r"bin.yaml:2: not UTF-8 text \(byte 8 is 0xff\)"):
         read_inputs([str(tmp_path / "bin.yaml")])
 
 

@@ -45,8 +45,8 @@ def test_objects_keep_their_file_and_line() -> None:
     ("apiVersion: v1\nkind: Pod\nmetadata: {}\n", "bad.yaml:1: Pod is missing metadata.name"),
     ("kind: Pod\nmetadata: {name: x}\n", "bad.yaml:1: Pod is missing apiVersion"),
     ("---\napiVersion: v1\nmetadata: {name: x}\n", "bad.yaml:2: object is missing kind"),
-    ("- 1\n- 2\n", "bad.yaml:1: a document must be a mapping (a Kubernetes object), got list"),
-    ("just text\n", "bad.yaml:1: a document must be a mapping (a Kubernetes object), got str"),
+    ("- 1\n- 2\n", "bad.yaml:1: a document must be a mapping (a Kubernetes object), got a list"),
+    ("just text\n", "bad.yaml:1: a document must be a mapping (a Kubernetes object), got a string"),
     ("apiVersion: v1\nkind: List\nitems:\n- 3\n", "bad.yaml:4: a document must be a mapping"),
 ])
 def test_errors_name_file_line_and_column(text: str, message: str) -> None:
@@ -66,7 +66,7 @@ def test_generate_name_is_enough_and_files_are_read_in_order(tmp_path: Path) -> 
 @pytest.mark.parametrize(("make", "message"), [
     (lambda p: str(p / "nope.yaml"), "nope.yaml: no such file"),
     (lambda p: str(p), "is a directory"),
-    (lambda p: (p / "bin.yaml").write_bytes(b"\xff\xfe\x00") and str(p / "bin.yaml"), "not UTF-8 text"),
+    (lambda p: (p / "bin.yaml").write_bytes(b"\x80\x00") and str(p / "bin.yaml"), "not UTF-8 text"),
 ])
 def test_unreadable_files(tmp_path: Path, make: Callable[[Path], str], message: str) -> None:
     with pytest.raises(ManifestError, match=message):

@@ -163,7 +163,20 @@ def test_text_from_the_cluster_cannot_issue_workflow_commands() -> None:
     assert stopped is None
     assert not any(line.startswith(text) for line in lines for text in ("::error::", "::set-env", "::set-output"))
     tokens = [line for line in lines if line.startswith("::stop-commands::")]
-    assert len(tokens) == len(set(tokens)) == 2
+    assert len(tokens) == len(set(tokens)) == 3  # the run's stream (from the first record), and each group
+
+
+def test_commands_stop_at_the_first_record_and_resume_at_the_summary() -> None:
+    stream = io.StringIO()
+    sink = GitHubSink(stream, sources={})
+    sink.notice("watching")
+    first = stream.getvalue().splitlines()
+    assert len(first) == 1 and re.fullmatch(r"::stop-commands::[0-9a-f]{32}", first[0])
+    sink.log(LogRecord("deploy/web", "web-1", "app", "starting"))
+    assert stream.getvalue().splitlines() == first  # once
+    sink.summary(Outcome([FAILED], duration=3.0))
+    lines = stream.getvalue().splitlines()
+    assert lines[1] == f"::{first[0].removeprefix('::stop-commands::')}::" and lines[2].startswith("::error ")
 
 
 def test_step_summary_is_appended(tmp_path: Path) -> None:

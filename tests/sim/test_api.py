@@ -678,6 +678,7 @@ def test_fault_watch_drop_cuts_the_stream_and_a_resume_misses_nothing(
         for event in stream.stream(kube.core.list_namespaced_config_map, "default", resource_version=start):
             seen.append(event["object"].metadata.name)
     assert seen == ["before"] and time.monotonic() - began < 5
+    assert kube.cluster.server is not None and kube.cluster.server.stats.snapshot()["faults"] == {"watch-drop": 1}
     kube.core.create_namespaced_config_map("default", configmap("after"))
     resumed = watch_events(kube.core.list_namespaced_config_map, "default",
                            resource_version=stream.resource_version, count=1)
@@ -690,6 +691,7 @@ def test_fault_gone_expires_every_watch_from_a_version(sim_factory: Callable[...
     with pytest.raises(ApiException) as caught:
         watch_events(kube.core.list_namespaced_config_map, "default", resource_version=start, count=1)
     assert caught.value.status == 410 and caught.value.reason.startswith("Expired: too old resource version")
+    assert kube.cluster.server is not None and kube.cluster.server.stats.snapshot()["faults"] == {"gone": 1}
     kube.core.create_namespaced_config_map("default", configmap("cm"))
     fresh = watch_events(kube.core.list_namespaced_config_map, "default", count=1)  # a list-watch still works
     assert fresh[0]["object"].metadata.name == "cm"
@@ -729,3 +731,4 @@ def test_fault_log_cut_breaks_a_followed_log(sim_factory: Callable[..., SimClust
         for _ in log_lines(stream):
             assert time.monotonic() - began < 10, "the stream should have been cut"
     assert time.monotonic() - began < 5
+    assert kube.cluster.server is not None and kube.cluster.server.stats.snapshot()["faults"]["log-cut"] == 1
