@@ -108,3 +108,40 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+class CliRun:
+    """A finished `kubedog` process and what its output says: the summary table, diagnosis blocks, log lines."""
+
+    def __init__(self, code: int, out: str, err: str, elapsed: float = 0.0) -> None:
+        self.code, self.out, self.err, self.elapsed = code, out, err, elapsed
+
+    @classmethod
+    def of(cls, done: subprocess.CompletedProcess[str], elapsed: float = 0.0) -> CliRun:
+        return cls(done.returncode, done.stdout, done.stderr, elapsed)
+
+    def __repr__(self) -> str:
+        return f"exit {self.code} after {self.elapsed:.1f}s\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+    @property
+    def lines(self) -> list[str]:
+        return self.out.splitlines()
+
+    def summary_start(self) -> int:
+        return max(i for i, line in enumerate(self.lines) if line.startswith("RESOURCE "))
+
+    def verdicts(self) -> dict[str, str]:
+        """RESOURCE -> VERDICT from the summary table at the end of stdout."""
+        rows = [line.split() for line in self.lines[self.summary_start() + 1:]]
+        return {row[0]: row[1] for row in rows if len(row) >= 3 and "/" in row[0]}
+
+    def headline(self, label: str) -> str:
+        """The first line of the diagnosis of `label`."""
+        return next(line for line in self.lines if line.startswith(f"{label} FAILED: "))
+
+    def block(self, label: str) -> list[str]:
+        """The diagnosis block of `label`, first line included."""
+        lines = self.lines
+        start = lines.index(self.headline(label))
+        end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")), len(lines))
+        return lines[start:end]

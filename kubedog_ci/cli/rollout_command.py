@@ -102,6 +102,7 @@ def logs_since(args: argparse.Namespace) -> float | None:
 
 
 def max_log_streams(args: argparse.Namespace) -> int:
+    """--max-log-streams, checked: with no stream at all, --no-logs says what is meant."""
     if args.max_log_streams < 1:
         raise UsageError(f"--max-log-streams must be at least 1, got {args.max_log_streams}")
     return args.max_log_streams

@@ -707,6 +707,7 @@ class Tracker:
                              "(--max-log-streams); the others wait for one of them to end")
 
     def _stream_ended(self, ended: LogEnded) -> None:
+        """A follower's stream closed for good: its slot goes to the oldest waiting container."""
         for key, (namespace, name, _) in self.followers.items():
             if key[1] == ended.container and (namespace, name) == (ended.namespace, ended.pod):
                 self.streaming.discard(key)

@@ -8,6 +8,7 @@ carrying the exact Status body the real server sends.
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import random
 import uuid
@@ -89,10 +90,10 @@ class Api:
         except SelectorError as err:
             raise errors.bad_request(str(err)) from err
         items, rv = self.store.list(rt.key, namespace if rt.namespaced else None)
-        items = [o for o in items if labels_ok(o["metadata"].get("labels") or {}) and fields_ok(o)]
-        if continue_token:
+        if continue_token:  # the page starts after the token's object: found in the sorted list, not filtered for
             after, rv = _decode_continue(continue_token)
-            items = [o for o in items if _ident(o) > after]
+            items = items[bisect.bisect_right(items, after, key=_ident):]
+        items = [o for o in items if labels_ok(o["metadata"].get("labels") or {}) and fields_ok(o)]
         if limit and limit < len(items):
             token = _encode_continue(_storage_key(items[limit - 1]), rv)
             return ListResult(items[:limit], rv, token, len(items) - limit)

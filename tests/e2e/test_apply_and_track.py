@@ -26,7 +26,7 @@ from kubernetes.client import ApiException
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import DenyRule
 from tests import support
-from tests.support import KUBECTL, Kube, kube_for, namespace_name, running_cluster
+from tests.support import KUBECTL, CliRun, Kube, kube_for, namespace_name, running_cluster
 
 KUBEDOG = [*support.KUBEDOG, "apply-and-track"]
 SCALE = ["--grace-scale", "0.02", "--color", "never"]
@@ -37,43 +37,8 @@ LATE_READY = {"readinessProbe": {"exec": {"command": ["sh", "-c", "exit 0"]}, "i
 BAD_IMAGE = "does-not-exist:1"
 
 
-class Run:
-    """A finished `apply-and-track` process and what its output says."""
-
-    def __init__(self, done: subprocess.CompletedProcess[str], elapsed: float = 0.0) -> None:
-        self.code = done.returncode
-        self.out = done.stdout
-        self.err = done.stderr
-        self.elapsed = elapsed
-
-    def __repr__(self) -> str:
-        return f"exit {self.code} after {self.elapsed:.1f}s\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
-
-    @property
-    def lines(self) -> list[str]:
-        return self.out.splitlines()
-
-    def verdicts(self) -> dict[str, str]:
-        """RESOURCE -> VERDICT from the summary table at the end of stdout."""
-        lines = self.lines
-        start = max(i for i, line in enumerate(lines) if line.startswith("RESOURCE "))
-        rows = {}
-        for line in lines[start + 1:]:
-            parts = line.split()
-            if len(parts) >= 3 and "/" in parts[0]:
-                rows[parts[0]] = parts[1]
-        return rows
-
-    def headline(self, label: str) -> str:
-        """The first line of the diagnosis of `label`."""
-        return next(line for line in self.lines if line.startswith(f"{label} FAILED: "))
-
-    def block(self, label: str) -> list[str]:
-        """The diagnosis block of `label`, first line included."""
-        lines = self.lines
-        start = lines.index(self.headline(label))
-        end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")), len(lines))
-        return lines[start:end]
+class Run(CliRun):
+    """A finished `apply-and-track` process."""
 
     def logs(self, label: str) -> list[str]:
         """The log lines of `label`'s containers, as `container: text`."""
@@ -90,7 +55,7 @@ def apply(cluster: SimCluster, *args: str, timeout: str = "30s", stdin: str | No
     started = time.monotonic()
     done = subprocess.run([*KUBEDOG, *args, "--kubeconfig", cluster.kubeconfig, "--timeout", timeout, *SCALE],
                           input=stdin, capture_output=True, text=True, timeout=60, env=env)
-    return Run(done, time.monotonic() - started)
+    return Run.of(done, time.monotonic() - started)
 
 
 def write(path: Path, *docs: dict) -> str:

@@ -21,7 +21,7 @@ import yaml
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import DenyRule, Faults
 from tests.bench import fault_matrix
-from tests.support import KUBEDOG, kube_for, wait_until
+from tests.support import KUBEDOG, CliRun, kube_for, wait_until
 
 SCALE = ["--grace-scale", "0.02", "--color", "never"]
 SCHEMA = xmlschema.XMLSchema(str(Path(__file__).resolve().parent.parent / "schemas" / "junit-10.xsd"))
@@ -64,32 +64,8 @@ def job(name: str, script: str) -> dict:
 # --- running the CLI -----------------------------------------------------------------------------------------------
 
 
-class Run:
-    """A finished kubedog process and what its output says."""
-
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-    def __repr__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
-
-    def _summary_start(self) -> int:
-        return max(i for i, line in enumerate(self.out.splitlines()) if line.startswith("RESOURCE "))
-
-    def verdicts(self) -> dict[str, str]:
-        """RESOURCE -> VERDICT from the summary table."""
-        rows = [line.split() for line in self.out.splitlines()[self._summary_start() + 1:]]
-        return {row[0]: row[1] for row in rows if len(row) >= 3 and "/" in row[0]}
-
-    def headline(self, label: str) -> str:
-        return next(line for line in self.out.splitlines() if line.startswith(f"{label} FAILED: "))
-
-    def block(self, label: str) -> list[str]:
-        """The diagnosis block of `label`, first line included."""
-        lines = self.out.splitlines()
-        start = lines.index(self.headline(label))
-        end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")), len(lines))
-        return lines[start:end]
+class Run(CliRun):
+    """A finished kubedog process, with its log lines and reports."""
 
     def logs(self, container: str) -> list[str]:
         """The text of every log line of `container`, in the order printed."""
@@ -98,7 +74,7 @@ class Run:
 
     def reports(self) -> list[str]:
         """The status and event lines before the summary (`deploy/web ready: …`, `… Warning BackOff: …`)."""
-        lines = self.out.splitlines()[:self._summary_start()]
+        lines = self.out.splitlines()[:self.summary_start()]
         return [line for line in lines if re.match(r"\S+/\S+ ", line) and "] | " not in line
                 and " FAILED: " not in line]
 

@@ -18,6 +18,7 @@ import yaml
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import DenyRule
 from tests import support
+from tests.support import CliRun as Run
 from tests.support import Kube, kube_for, wait_until
 
 KUBEDOG = [*support.KUBEDOG, "rollout", "track"]
@@ -31,40 +32,6 @@ LATE_READY = {"readinessProbe": {"exec": {"command": ["sh", "-c", "exit 0"]}, "i
 log lines reaching the output; a real cluster is fifty times slower than this one)."""
 
 
-class Run:
-    """A finished `rollout track` process and what its output says."""
-
-    def __init__(self, done: subprocess.CompletedProcess[str]) -> None:
-        self.code = done.returncode
-        self.out = done.stdout
-        self.err = done.stderr
-
-    def __repr__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
-
-    def verdicts(self) -> dict[str, str]:
-        """RESOURCE -> VERDICT from the summary table at the end of stdout."""
-        lines = self.out.splitlines()
-        start = max(i for i, line in enumerate(lines) if line.startswith("RESOURCE "))
-        rows = {}
-        for line in lines[start + 1:]:
-            parts = line.split()
-            if len(parts) >= 3 and "/" in parts[0]:
-                rows[parts[0]] = parts[1]
-        return rows
-
-    def headline(self, label: str) -> str:
-        """The first line of the diagnosis of `label`."""
-        return next(line for line in self.out.splitlines() if line.startswith(f"{label} FAILED: "))
-
-    def block(self, label: str) -> list[str]:
-        """The diagnosis block of `label`, first line included."""
-        lines = self.out.splitlines()
-        start = lines.index(self.headline(label))
-        end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")), len(lines))
-        return lines[start:end]
-
-
 def args_for(cluster: SimCluster, ns: str, *resources: str, timeout: str = "30s") -> list[str]:
     return [*KUBEDOG, *resources, "-n", ns, "--kubeconfig", cluster.kubeconfig, "--timeout", timeout, *SCALE]
 
@@ -72,7 +39,7 @@ def args_for(cluster: SimCluster, ns: str, *resources: str, timeout: str = "30s"
 def track(cluster: SimCluster, ns: str, *resources: str, timeout: str = "30s", extra: tuple[str, ...] = ()) -> Run:
     done = subprocess.run([*args_for(cluster, ns, *resources, timeout=timeout), *extra], capture_output=True,
                           text=True, timeout=60)
-    return Run(done)
+    return Run.of(done)
 
 
 def pod_spec(script: str = FOREVER, image: str = "busybox:1.36", **container: object) -> dict:
@@ -233,7 +200,7 @@ def test_deployment_deleted_mid_run(shared_cluster: SimCluster, kc: Kube, ns: st
     assert first.startswith("deploy/doomed progressing"), first
     kc.apps.delete_namespaced_deployment("doomed", ns)
     out, err = process.communicate(timeout=30)
-    run = Run(subprocess.CompletedProcess(process.args, process.returncode, first + out, err))
+    run = Run(process.returncode, first + out, err)
     assert run.code == 1, run
     assert run.headline("deploy/doomed") == \
         'deploy/doomed FAILED: Deleted: deployment "doomed" was deleted while tracked'
@@ -448,7 +415,7 @@ def test_same_name_in_two_namespaces_are_two_resources(shared_cluster: SimCluste
                                         {**broken, "metadata": {"name": "web", "namespace": other}}]))
     done = subprocess.run([*KUBEDOG, "-f", str(path), "--kubeconfig", shared_cluster.kubeconfig, "--timeout", "30s",
                            "--no-fail-fast", *SCALE], capture_output=True, text=True, timeout=60)
-    run = Run(done)
+    run = Run.of(done)
     assert run.code == 1, run
     assert run.verdicts() == {f"{ns}/deploy/web": "ready", f"{other}/deploy/web": "FAILED"}
     assert run.headline(f"{other}/deploy/web").startswith(f"{other}/deploy/web FAILED: po/web-")
