@@ -42,15 +42,21 @@ def candidates() -> dict[str, list[str]]:
     return found
 
 
-def measure(command: list[str], runs: int) -> float:
-    """Median wall time in seconds of `command` over `runs` runs, after one warm-up run."""
+def wall_times(command: list[str], runs: int) -> list[float]:
+    """Wall time in seconds of each of `runs` runs of `command`, after one warm-up run (so the page cache is
+    warm); tests/bench/run.py measures its start-up table with it too."""
     times = []
     for attempt in range(runs + 1):
         started = time.perf_counter()
         subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=60)
         if attempt:
             times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return times
+
+
+def measure(command: list[str], runs: int) -> float:
+    """Median wall time in seconds of `command` over `runs` runs, after one warm-up run."""
+    return statistics.median(wall_times(command, runs))
 
 
 def main() -> int:

