@@ -18,10 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from kubedog_ci.errors import ApplyError, ClusterError
 from kubedog_ci.kube.connect import Cluster
-from kubedog_ci.kube.retry import ApiError, GiveUp, Requester
+from kubedog_ci.kube.http import ApiError, GiveUp, Requester
 from kubedog_ci.manifests.validate import Planned
-from kubedog_ci.output.redact import SECRETS
+from kubedog_ci.rules import State
+from kubedog_ci.rules import crd as crd_rule
+from kubedog_ci.secrets import SECRETS
 
 APPLY_PATCH = "application/apply-patch+yaml"
 CRD_ESTABLISHED_TIMEOUT = 60.0
@@ -31,7 +34,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Applied:
+class ApplyResult:
     """One object after its apply: what happened (`created`, `configured`, `unchanged`) and the server's copy."""
 
     planned: Planned
@@ -58,15 +61,15 @@ class Rejection:
                 f"({self.status} {self.reason}): {self.message}")
 
 
-class ApplyRejected(Exception):
+class ApplyRejected(ApplyError):
     """The server refused an object: nothing after it was applied, and `applied` is what was, before it. A
-    server dry run goes through every object, so it may carry several rejections."""
+    server dry run goes through every object, so it may carry several rejections. Its message is `describe()`."""
 
-    def __init__(self, rejections: list[Rejection], applied: list[Applied], dry_run: bool = False) -> None:
-        super().__init__(rejections[0].message)
+    def __init__(self, rejections: list[Rejection], applied: list[ApplyResult], dry_run: bool = False) -> None:
         self.rejections = rejections
         self.applied = applied
         self.dry_run = dry_run
+        super().__init__(self.describe())
 
     def describe(self) -> str:
         """The paragraph the CLI prints: each object, its file and line, the server's words, and the state left."""
@@ -83,25 +86,21 @@ class ApplyRejected(Exception):
         return "\n".join(lines)
 
 
-class ClusterUnavailable(Exception):
-    """The API server did not answer within the API timeout (or refused the credentials)."""
-
-
 class Applier:
-    """Applies planned objects one by one with one field manager; `report` hears each Applied as it happens."""
+    """Applies planned objects one by one with one field manager; `report` hears each ApplyResult as it happens."""
 
     def __init__(self, cluster: Cluster, *, field_manager: str = "kubedog", force_conflicts: bool = False,
                  dry_run: bool = False, api_timeout: float = 60.0, stop: threading.Event | None = None,
-                 report: Callable[[Applied], None] = lambda applied: None) -> None:
+                 report: Callable[[ApplyResult], None] = lambda applied: None) -> None:
         self.requester = Requester(cluster.api, stop or threading.Event(), api_timeout)
         self.field_manager = field_manager
         self.force_conflicts = force_conflicts
         self.dry_run = dry_run
         self.report = report
 
-    def apply_all(self, ordered: list[Planned]) -> list[Applied]:
+    def apply_all(self, ordered: list[Planned]) -> list[ApplyResult]:
         """Apply in the given order; raises ApplyRejected at the first refusal."""
-        done: list[Applied] = []
+        done: list[ApplyResult] = []
         rejected: list[Rejection] = []
         new_types: set[tuple[str, str]] = set()
         new_namespaces: set[str] = set()
@@ -109,7 +108,7 @@ class Applier:
         for planned in ordered:
             resource = planned.resource
             if (resource.group, resource.plural) in new_types or planned.namespace in new_namespaces:
-                self.report(Applied(planned, "not checked: it needs an object the dry run did not create",
+                self.report(ApplyResult(planned, "not checked: it needs an object the dry run did not create",
                                     planned.obj, dry_run=True))
                 continue
             try:
@@ -132,7 +131,7 @@ class Applier:
             raise ApplyRejected(rejected, done, dry_run=True)
         return done
 
-    def apply(self, planned: Planned) -> Applied:
+    def apply(self, planned: Planned) -> ApplyResult:
         """Read, then server-side apply one object; raises ApiError for a refusal."""
         path = planned.resource.path(planned.namespace, planned.name)
         what = f"{planned.label}" + (f' in namespace "{planned.namespace}"' if planned.namespace else "")
@@ -150,7 +149,7 @@ class Applier:
             action = "unchanged"
         else:
             action = "configured"
-        return Applied(planned, action, after, self.dry_run)
+        return ApplyResult(planned, action, after, self.dry_run)
 
     def _get(self, path: str) -> dict | None:
         try:
@@ -162,29 +161,27 @@ class Applier:
 
     def _call(self, request: Callable[[], T], verb: str, what: str) -> T:
         """`request` under the one retry policy (Requester.retrying); a refusal (4xx, a conflict) is raised as
-        ApiError for the caller, bad credentials (401) and a server that stays away as ClusterUnavailable."""
+        ApiError for the caller, bad credentials (401) and a server that stays away as ClusterError."""
         try:
             return self.requester.retrying(request, verb, what)
         except ApiError as err:
             if err.status == 401:
-                raise ClusterUnavailable(self.requester.refusal(err, verb, what)) from err
+                raise ClusterError(self.requester.refusal(err, verb, what)) from err
             raise
         except GiveUp as err:
-            raise ClusterUnavailable(err.message) from err
+            raise ClusterError(err.message) from err
 
-    def _wait_established(self, planned: Planned, done: list[Applied]) -> None:
-        """Until the CRD is Established; NamesAccepted=False (a name clash) is a rejection."""
+    def _wait_established(self, planned: Planned, done: list[ApplyResult]) -> None:
+        """Until the CRD is ready by its rule (Established); a failure (NamesAccepted=False, a name clash) is a
+        rejection."""
         path = planned.resource.path("", planned.name)
         deadline = time.monotonic() + CRD_ESTABLISHED_TIMEOUT
         while True:
-            crd = self._call(lambda: self._get(path), "get", planned.label) or {}
-            conditions = {c.get("type"): c for c in (crd.get("status") or {}).get("conditions") or []}
-            if (conditions.get("Established") or {}).get("status") == "True":
+            verdict = crd_rule.evaluate(self._call(lambda: self._get(path), "get", planned.label) or {})
+            if verdict.state is State.READY:
                 return
-            names = conditions.get("NamesAccepted") or {}
-            if names.get("status") == "False":
-                raise ApplyRejected([Rejection(planned, 422, names.get("reason") or "NamesNotAccepted",
-                                               names.get("message") or "the CRD's names were not accepted")], done)
+            if verdict.state is State.FAILED:  # the names clash with another CRD's
+                raise ApplyRejected([Rejection(planned, 422, verdict.reason, verdict.message)], done)
             if time.monotonic() >= deadline:
                 raise ApplyRejected([Rejection(planned, 504, "NotEstablished",
                                                f"not Established after {CRD_ESTABLISHED_TIMEOUT:g}s")], done)

@@ -14,15 +14,15 @@ import time
 from typing import TYPE_CHECKING
 
 from kubedog_ci.cli import exit_codes
-from kubedog_ci.cli.errors import CommandError, UsageError
+from kubedog_ci.cli.cluster_args import add_cluster_flags, connect
 from kubedog_ci.cli.report_flags import build_sink
-from kubedog_ci.cli.rollout_command import add_output_flags, add_verdict_flags, exit_code, options_from, track_targets
-from kubedog_ci.cli.targets import add_cluster_flags
+from kubedog_ci.cli.tracking import add_output_flags, add_verdict_flags, options_from, track_targets
+from kubedog_ci.errors import InputError
 
 if TYPE_CHECKING:
-    from kubedog_ci.apply import Applied
+    from kubedog_ci.apply import ApplyResult
     from kubedog_ci.engine.settings import TargetSettings
-    from kubedog_ci.engine.sink import Applied as AppliedRecord
+    from kubedog_ci.engine.sink import Applied
     from kubedog_ci.engine.target import Target
     from kubedog_ci.kube.connect import Cluster
     from kubedog_ci.kube.discovery import Resource
@@ -58,16 +58,15 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kubedog_ci.apply import Applier, ApplyRejected, ClusterUnavailable
+    from kubedog_ci.apply import Applier
     from kubedog_ci.engine.target import labels
-    from kubedog_ci.kube.connect import cluster_error, connect
     from kubedog_ci.manifests.order import apply_order
     from kubedog_ci.manifests.reader import ManifestError
     from kubedog_ci.manifests.validate import validate
-    from kubedog_ci.output.redact import SECRETS
+    from kubedog_ci.secrets import SECRETS
 
     if not args.filename and not args.kustomize:
-        raise UsageError("give the manifests to apply: -f FILE|DIR|URL|- or -k DIR")
+        raise InputError("give the manifests to apply: -f FILE|DIR|URL|- or -k DIR")
     options = options_from(args)
     sources: dict[str, str] = {}
     """label -> FILE:LINE, filled in once the targets are known; the sink reads it at the end of the run."""
@@ -75,23 +74,18 @@ def run(args: argparse.Namespace) -> int:
     manifests, settings = _read(args)
     for manifest in manifests:  # before anything reaches the cluster, whose messages may quote them
         SECRETS.add_secret(manifest.obj)
-    cluster = connect(args.kubeconfig, args.context, options.api_timeout)
+    cluster = connect(args)
     resources, namespaces = _cluster_catalog(cluster)
     try:
         planned = validate(manifests, resources, namespaces, cluster.namespace, args.namespace)
     except ManifestError as err:
-        raise UsageError(str(err)) from err
+        raise InputError(str(err)) from err
     dry_run = args.dry_run == "server"
     applier = Applier(cluster, field_manager=args.field_manager, force_conflicts=args.force_conflicts,
                       dry_run=dry_run, api_timeout=options.api_timeout,
                       report=lambda applied: sink.applied(_record(applied)))
     options = dataclasses.replace(options, origin=time.time())
-    try:
-        applied = applier.apply_all(apply_order(planned))
-    except ApplyRejected as err:
-        raise CommandError(err.describe(), exit_codes.APPLY_REJECTED) from err
-    except ClusterUnavailable as err:
-        raise cluster_error(str(err)) from err
+    applied = applier.apply_all(apply_order(planned))  # raises ApplyError (ApplyRejected) or ClusterError
     if dry_run:
         sink.notice(f"server dry run: the API server accepted all {len(applied)} objects; nothing was changed")
         return exit_codes.OK
@@ -102,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     targets = [target for target, _, _ in tracked]
     names = labels(targets)
     sources.update({names[target.key]: source for target, _, source in tracked})
-    return exit_code(track_targets(args, cluster, targets, options,
+    return exit_codes.for_run(track_targets(args, cluster, targets, options,
                                    {target.key: chosen for target, chosen, _ in tracked}, sink=sink))
 
 
@@ -117,7 +111,7 @@ def _read(args: argparse.Namespace) -> tuple[list[Manifest], dict[int, TargetSet
         manifests = read_inputs(args.filename, recursive=args.recursive, kustomizations=args.kustomize)
         settings = {id(m): settings_for(m) if tracked(m) else None for m in manifests}
     except ManifestError as err:
-        raise UsageError(str(err)) from err
+        raise InputError(str(err)) from err
     return manifests, settings
 
 
@@ -130,19 +124,19 @@ def _cluster_catalog(cluster: Cluster) -> tuple[list[Resource], set[str]]:
     return resources, {item["metadata"]["name"] for item in items}
 
 
-def _record(applied: Applied) -> AppliedRecord:
-    from kubedog_ci.engine.sink import Applied as AppliedRecord
+def _record(applied: ApplyResult) -> Applied:
+    from kubedog_ci.engine.sink import Applied
 
     planned = applied.planned
-    return AppliedRecord(planned.kind, planned.namespace, planned.name, applied.action, applied.line(),
+    return Applied(planned.kind, planned.namespace, planned.name, applied.action, applied.line(),
                          str(planned.source))
 
 
-def _targets(applied: list[Applied], settings: dict[int, TargetSettings | None]) \
+def _targets(applied: list[ApplyResult], settings: dict[int, TargetSettings | None]) \
         -> list[tuple[Target, TargetSettings, str]]:
     """The applied objects that have a state to reach and are not opted out by annotation, in apply order."""
     from kubedog_ci.engine.target import Target
-    from kubedog_ci.engine.trackable import is_trackable
+    from kubedog_ci.rules import is_trackable
 
     targets = []
     for entry in applied:

@@ -20,9 +20,6 @@ pulls, probes and back-offs keep their real order. Grace periods are scaled the 
 BROKEN_IMAGE = "registry.example/api:v2"
 """The image the demo's registry does not have (examples/demo/api-broken.yaml)."""
 EXPECTED_EXIT = exit_codes.FAILED
-MEANINGS = {exit_codes.OK: "every resource is ready", exit_codes.FAILED: "a resource failed",
-            exit_codes.TIMEOUT: "the timeout passed first", exit_codes.APPLY_REJECTED: "the API server rejected "
-            "an object", exit_codes.CLUSTER_ERROR: "the cluster could not be reached", exit_codes.USAGE: "bad input"}
 OWN_CLUSTER = """\
 To do the same against your own cluster (kubectl's kubeconfig, context and namespace rules apply):
   kubedog apply-and-track -f k8s/ --timeout 5m          # apply a directory of manifests and track them
@@ -51,7 +48,6 @@ def examples_dir() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kubedog_ci.cli.main import main
     from kubedog_ci.sim.cluster import SimCluster
     from kubedog_ci.sim.config import SimConfig
 
@@ -62,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
           "  kubedog apply-and-track -f examples/demo --no-fail-fast\n", flush=True)
     with tempfile.TemporaryDirectory(prefix="kubedog-demo-") as tmp, \
             SimCluster(config, kubeconfig_path=Path(tmp) / "kubeconfig") as cluster:
-        code = main(["apply-and-track", "-f", str(manifests), "--kubeconfig", str(cluster.kubeconfig),
+        code = args.cli(["apply-and-track", "-f", str(manifests), "--kubeconfig", str(cluster.kubeconfig),
                      "--no-fail-fast", "--timeout", "60s", "--grace-scale", str(TIME_SCALE), "--color", args.color])
-    meaning = MEANINGS.get(code, "interrupted")
+    meaning = exit_codes.MEANINGS.get(code, "interrupted")
     print(f"\nIn CI this run exits {code} ({meaning}), so the pipeline goes "
           f"{'green' if code == exit_codes.OK else 'red'}"
           + (", and the block above names the Pod, container, reason and message." if code == EXPECTED_EXIT

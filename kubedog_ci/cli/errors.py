@@ -1,20 +1,19 @@
-"""Errors a command raises for `main` to print as one paragraph with the right exit code."""
+"""How an error reaches the user: one paragraph on stderr, never a traceback, and the exit code it means."""
 
 from __future__ import annotations
 
+import sys
+
 from kubedog_ci.cli import exit_codes
+from kubedog_ci.errors import KubedogError
 
 
-class CommandError(Exception):
-    """A failure the user must act on; the message names the file, line or resource concerned."""
+def report(err: KubedogError) -> int:
+    """Print the error as `kubedog: MESSAGE` and return its exit code. The message may quote the cluster (a
+    server's message, a webhook's denial): it is printed without secret values, escape sequences or control
+    characters."""
+    from kubedog_ci.output.text import clean
+    from kubedog_ci.secrets import SECRETS
 
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-class UsageError(CommandError):
-    """Bad arguments or input (exit code 2)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, exit_codes.USAGE)
+    print(f"kubedog: {clean(SECRETS.redact(str(err)))}", file=sys.stderr)
+    return exit_codes.for_error(err)

@@ -8,18 +8,9 @@ the summary. Exit code: 0 SIGINT, 2 usage or input error, 5 cluster error, 143 S
 from __future__ import annotations
 
 import argparse
-import signal
 
 from kubedog_ci.cli import exit_codes
-from kubedog_ci.cli.errors import CommandError
-from kubedog_ci.cli.rollout_command import (
-    add_target_flags,
-    check_grace_scale,
-    logs_since,
-    max_log_streams,
-    run_engine,
-)
-from kubedog_ci.cli.targets import api_timeout
+from kubedog_ci.cli.tracking import add_target_flags, options_from, run_engine
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -33,15 +24,4 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_follow(args: argparse.Namespace) -> int:
-    from kubedog_ci.engine.outcome import Options
-
-    check_grace_scale(args)
-    options = Options(timeout=0, logs=args.logs, logs_since=logs_since(args), fail_fast=False,
-                      grace_scale=args.grace_scale, api_timeout=api_timeout(args),
-                      max_log_streams=max_log_streams(args), follow=True)
-    outcome = run_engine(args, options)
-    if outcome.stopped_by == signal.SIGTERM:
-        return exit_codes.SIGTERM
-    if outcome.stopped_by is None and outcome.cluster_error:
-        raise CommandError(outcome.cluster_error, exit_codes.CLUSTER_ERROR)
-    return exit_codes.OK
+    return exit_codes.for_follow(run_engine(args, options_from(args, follow=True)))

@@ -1,7 +1,7 @@
 """The `kubedog` command line: argument parsing and the one place that turns outcomes into exit codes.
 
 Each command lives in its own module and registers its parser here; a command's `run(args)` returns an exit
-code or raises `UsageError`/`CommandError`, which `main` prints as one paragraph (never a traceback).
+code or raises `InputError`/`CommandError`, which `main` prints as one paragraph (never a traceback).
 Heavy imports (the Kubernetes client, the simulator) happen inside the commands, so `--version` and `--help`
 start fast.
 """
@@ -26,7 +26,8 @@ from kubedog_ci.cli import (
     sim_command,
     status_command,
 )
-from kubedog_ci.cli.errors import CommandError, UsageError
+from kubedog_ci.cli.errors import report
+from kubedog_ci.errors import InputError, KubedogError
 
 COMMANDS = (apply_command, rollout_command, follow_command, status_command, demo_command, sim_command)
 
@@ -35,7 +36,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors with the documented exit code instead of 2-by-accident."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message}\n{self.format_usage().strip()}")
+        raise InputError(f"{message}\n{self.format_usage().strip()}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'kubedog COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=version_line())
+    parser.set_defaults(cli=_command)  # a command that runs another (demo runs apply-and-track) re-enters here
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
         command.register(commands)
@@ -83,9 +85,8 @@ def _command(argv: Sequence[str] | None) -> int:
             parser.print_help()
             return exit_codes.USAGE
         return int(args.run(args))
-    except CommandError as err:  # UsageError too
-        print(f"kubedog: {_printable(err)}", file=sys.stderr)
-        return err.exit_code
+    except KubedogError as err:
+        return report(err)
     except KeyboardInterrupt:
         return exit_codes.SIGINT
     except BrokenPipeError:
@@ -93,15 +94,6 @@ def _command(argv: Sequence[str] | None) -> int:
         # a process killed by SIGPIPE, without a traceback from the interpreter's last flush.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return exit_codes.SIGPIPE
-
-
-def _printable(err: CommandError) -> str:
-    """An error paragraph may quote the cluster (a server's message, a webhook's denial): without secret values,
-    escape sequences or control characters."""
-    from kubedog_ci.output.redact import SECRETS
-    from kubedog_ci.output.text import clean
-
-    return clean(SECRETS.redact(str(err)))
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
 
-from kubedog_ci.cli.errors import UsageError
 from kubedog_ci.durations import parse_duration
+from kubedog_ci.errors import InputError
 
 if TYPE_CHECKING:
     from kubedog_ci.engine.sink import Sink
@@ -58,9 +58,9 @@ def build_sink(args: argparse.Namespace, sources: Mapping[str, str] | None = Non
     try:
         interval = parse_duration(args.status_interval)
     except ValueError as err:
-        raise UsageError(f"--status-interval: {err}") from err
+        raise InputError(f"--status-interval: {err}") from err
     if args.junit_log_lines < 0:
-        raise UsageError(f"--junit-log-lines must be 0 or more, got {args.junit_log_lines}")
+        raise InputError(f"--junit-log-lines must be 0 or more, got {args.junit_log_lines}")
     # The CI sink first: GitHub's stops workflow commands before any other line is printed; it writes its own
     # output at the summary, which the fanout gives it last.
     sinks: list[Sink] = []

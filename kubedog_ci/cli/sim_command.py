@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from kubedog_ci.cli import exit_codes
-from kubedog_ci.cli.errors import UsageError
+from kubedog_ci.errors import InputError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -49,14 +49,14 @@ def run_serve(args: argparse.Namespace) -> int:
     from kubedog_ci.sim.tls import TLSUnavailable
 
     if args.time_scale <= 0:
-        raise UsageError(f"--time-scale must be greater than 0, got {args.time_scale}")
+        raise InputError(f"--time-scale must be greater than 0, got {args.time_scale}")
     if args.nodes < 1:
-        raise UsageError(f"--nodes must be at least 1, got {args.nodes}")
+        raise InputError(f"--nodes must be at least 1, got {args.nodes}")
     try:
         faults = Faults.parse(args.faults)
         deny = tuple(DenyRule.parse(rule) for rule in args.deny)
     except ValueError as err:
-        raise UsageError(str(err)) from err
+        raise InputError(str(err)) from err
     config = SimConfig(time_scale=args.time_scale, nodes=args.nodes, faults=faults, token=args.token, deny=deny,
                        failing_images=tuple(args.fail_image or ("does-not-exist",)))
     kubeconfig = Path(args.kubeconfig_out) if args.kubeconfig_out else \
@@ -73,9 +73,9 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         cluster = SimCluster(config, port=args.port, kubeconfig_path=kubeconfig, tls=args.tls).start()
     except OSError as err:
-        raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {err.strerror}") from err
+        raise InputError(f"cannot listen on 127.0.0.1:{args.port}: {err.strerror}") from err
     except TLSUnavailable as err:
-        raise UsageError(f"--tls: {err}") from err
+        raise InputError(f"--tls: {err}") from err
     print(f"kubedog sim: serving the Kubernetes API at {cluster.url} (kubeconfig: {kubeconfig})", flush=True)
     try:
         while not stop.wait(0.5):

@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass
 
 from kubedog_ci.cli import exit_codes
-from kubedog_ci.cli.errors import UsageError
-from kubedog_ci.cli.targets import add_cluster_flags, fetch_named
+from kubedog_ci.cli.cluster_args import add_cluster_flags, connect, fetch_named, named_refs
+from kubedog_ci.errors import InputError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -54,27 +54,23 @@ def run(args: argparse.Namespace) -> int:
     from kubedog_ci.manifests.reader import ManifestError, read_paths
 
     if args.offline and args.resources:
-        raise UsageError("--offline judges objects read with -f; RESOURCE arguments need the cluster")
+        raise InputError("--offline judges objects read with -f; RESOURCE arguments need the cluster")
     if not args.resources and not args.filename:
-        raise UsageError("name the objects: RESOURCE arguments (e.g. deploy/web) or -f FILE")
+        raise InputError("name the objects: RESOURCE arguments (e.g. deploy/web) or -f FILE")
     try:
         manifests = read_paths(args.filename)
     except ManifestError as err:
-        raise UsageError(str(err)) from err
+        raise InputError(str(err)) from err
     if args.offline:
         rows = [_row(m.obj, args.namespace or m.obj["metadata"].get("namespace") or "") for m in manifests]
     else:
+        refs = named_refs(args, [m.obj for m in manifests])
         rows = [_row(f.obj, f.namespace) if f.obj is not None else
                 Row(f.resource.api_version, f.resource.kind, f.namespace, f.ref.name, "failed", "NotFound",
                     f.not_found_message)
-                for f in fetch_named(args, [m.obj for m in manifests])]
+                for f in fetch_named(args, connect(args), refs)]
     _print(rows, args.output)
-    verdicts = {row.verdict for row in rows}
-    if "failed" in verdicts:
-        return exit_codes.FAILED
-    if "progressing" in verdicts:
-        return exit_codes.PROGRESSING
-    return exit_codes.OK
+    return exit_codes.for_verdicts(row.verdict for row in rows)
 
 
 def _row(obj: dict, namespace: str) -> Row:
@@ -88,8 +84,8 @@ def _row(obj: dict, namespace: str) -> Row:
 
 def _print(rows: list[Row], output: str) -> None:
     """Reasons and messages come from the cluster: without secret values, and on one clean line in text."""
-    from kubedog_ci.output.redact import SECRETS
     from kubedog_ci.output.text import one_line
+    from kubedog_ci.secrets import SECRETS
 
     rows = [dataclasses.replace(row, reason=SECRETS.redact(row.reason), message=SECRETS.redact(row.message))
             for row in rows]

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubedog_ci.engine.problems import EVENT, STATUS, Problem, ProblemKey
 from kubedog_ci.reasons import ReasonClass
+from kubedog_ci.rules.problems import EVENT, STATUS, Problem, ProblemKey
 
 PendingKey = tuple[ProblemKey, str]
 """A problem key and its reason: one sign that is waiting out its grace period."""

@@ -10,23 +10,23 @@ diagnosis; bearer tokens and JWTs that a webhook or controller put in a message 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 
 from kubedog_ci.engine.outcome import Diagnosis
-from kubedog_ci.engine.problems import Problem, signal_name
-from kubedog_ci.engine.sink import EventNotice
+from kubedog_ci.engine.producers import Producers
+from kubedog_ci.engine.sink import EventNotice, Sink
+from kubedog_ci.engine.state import TargetState
+from kubedog_ci.kube.producers import LOG_TAIL_TIMEOUT
+from kubedog_ci.rules import Verdict
+from kubedog_ci.rules.problems import Problem, signal_name
+from kubedog_ci.secrets import redact_tokens
 
 LOG_TAIL_LINES = 20
-_SECRET = re.compile(r"(?i)(bearer\s+)[\w.~+/=-]+|eyJ[\w-]{8,}\.[\w-]+\.[\w-]+")
 
 
-def redact(text: str) -> str:
-    """Mask bearer tokens and JWTs."""
-    return _SECRET.sub(lambda match: (match.group(1) or "") + "***", text)
-
-
-def culprit(problems: Iterable[Problem]) -> Problem | None:
+def root_cause(problems: Iterable[Problem]) -> Problem | None:
     """The sign to blame: the most severe, and among equals the most recent (problems come oldest first)."""
     chosen: Problem | None = None
     for problem in problems:
@@ -46,9 +46,9 @@ def headline(label: str, reason: str, message: str, cause: Problem | None, by_ru
     if cause is None:
         # Rules word a condition as `job "x" failed: Reason: message`: the reason is said first already.
         detail = message.split(f"{reason}: ", 1)[1] if f"{reason}: " in message else message
-        return redact(f"{label} FAILED: {reason}: {detail}" if detail else f"{label} FAILED: {reason}")
+        return redact_tokens(f"{label} FAILED: {reason}: {detail}" if detail else f"{label} FAILED: {reason}")
     suffix = f" ({reason})" if by_rule and reason != cause.reason else ""
-    return redact(f"{label} FAILED: {cause.describe()}{suffix}")
+    return redact_tokens(f"{label} FAILED: {cause.describe()}{suffix}")
 
 
 def _details(namespace: str, reason: str, message: str, cause: Problem | None, by_rule: bool,
@@ -77,7 +77,7 @@ def _details(namespace: str, reason: str, message: str, cause: Problem | None, b
     rows.append(("class", f"{cause.classification.cls}: {cause.classification.note}"))
     if budget:
         rows.append(("budget", budget))
-    return [(label, redact(" ".join(value.split()))) for label, value in rows]
+    return [(label, redact_tokens(" ".join(value.split()))) for label, value in rows]
 
 
 def diagnose(label: str, namespace: str, reason: str, message: str, cause: Problem | None, *, by_rule: bool,
@@ -96,7 +96,72 @@ def diagnose(label: str, namespace: str, reason: str, message: str, cause: Probl
             log_title = f"log of {cause.container} ({instance}): {log_error or 'empty'}"
     return Diagnosis(
         target=label, headline=headline(label, reason, message, cause, by_rule), reason=reason,
-        message=redact(message), details=tuple(_details(namespace, reason, message, cause, by_rule, budget)),
+        message=redact_tokens(message), details=tuple(_details(namespace, reason, message, cause, by_rule, budget)),
         log_title=log_title, log_tail=tuple(log_tail or ())[-LOG_TAIL_LINES:],
-        warnings=tuple(redact(f"{w.subject} {w.reason}" + (f" (x{w.count})" if w.count > 1 else "")
-                              + f": {w.message}") for w in warnings))
+        warnings=tuple(redact_tokens(f"{w.subject} {w.reason}{w.repeated}: {w.message}") for w in warnings))
+
+
+@dataclass
+class _Pending:
+    """A failure whose diagnosis waits for the crashed container's log (read off the loop's thread)."""
+
+    state: TargetState
+    verdict: Verdict
+    """The failure as judged then: a hoping target may have been judged otherwise since."""
+    cause: Problem | None
+    by_rule: bool
+    budget: str | None
+    future: Future[list[str]] | None
+    deadline: float
+
+
+class PendingDiagnoses:
+    """Diagnoses waiting for a log tail; each goes to the sink once its tail is in (or failed, or took longer than
+    LOG_TAIL_TIMEOUT), so the run goes on meanwhile."""
+
+    def __init__(self, producers: Producers, sink: Sink, clock: Callable[[], float]) -> None:
+        self.producers = producers
+        self.sink = sink
+        self.clock = clock
+        self.waiting: list[_Pending] = []
+
+    def add(self, state: TargetState, verdict: Verdict, cause: Problem | None, *, by_rule: bool,
+            budget: str | None) -> None:
+        """Diagnose a failure, fetching the crashed container's last log lines first when it has crashed."""
+        future = None
+        if wants_log(cause) and cause is not None:
+            future = self.producers.log_tail(state.target.namespace, cause.pod or "", cause.container or "",
+                                             bool(cause.crashed_previous), LOG_TAIL_LINES)
+        self.waiting.append(_Pending(state, verdict, cause, by_rule, budget, future, self.clock() + LOG_TAIL_TIMEOUT))
+        self.finish(wait=False)
+
+    def finish(self, *, wait: bool) -> None:
+        """Give each diagnosis whose log tail is in (or failed, or took too long) to the sink; keep the others.
+        `wait`: the run is over, so wait for each (up to its deadline)."""
+        waiting = []
+        for pending in self.waiting:
+            future = pending.future
+            if future is not None and not future.done() and not wait and self.clock() < pending.deadline:
+                waiting.append(pending)
+                continue
+            tail, error = None, None
+            if future is not None:
+                try:
+                    tail = future.result(timeout=max(0.0, pending.deadline - self.clock()))
+                except Exception as err:  # the log is evidence, not a requirement: say why it is missing
+                    error = _log_error(err)
+            state, verdict = pending.state, pending.verdict
+            found = diagnose(state.label, state.target.namespace, verdict.reason, verdict.message, pending.cause,
+                             by_rule=pending.by_rule, warnings=list(state.recent_warnings.values()),
+                             budget=pending.budget, log_tail=tail, log_error=error)
+            if state.diagnosed == (verdict.reason, verdict.message):  # not one a hoping target has moved past
+                state.diagnosis = found
+            self.sink.failed(found)
+        self.waiting = waiting
+
+
+def _log_error(err: Exception) -> str:
+    status = getattr(err, "status", None)
+    reason = getattr(err, "reason", None)
+    return f"could not be read ({status} {reason})" if status and reason else \
+        f"could not be read ({err or type(err).__name__})"

@@ -84,6 +84,13 @@ class TargetResult:
     ignored: bool = False
     left_behind: bool = False
 
+    @property
+    def verdict(self) -> str:
+        """ready, progressing, failed, ignored or left-behind: one word for how it ended."""
+        if self.ignored:
+            return "ignored"
+        return "left-behind" if self.left_behind else str(self.state)
+
 
 @dataclass(frozen=True)
 class Outcome:

@@ -1,23 +1,18 @@
-"""The producer side the consumer starts: shared watchers, log followers, and one-off log reads for diagnoses.
+"""What the engine may start: shared watchers, log followers, and one-off log reads for diagnoses.
 
-The consumer asks for these through the small `Producers` interface, so it can be driven in tests by a fake
-that records what was asked and lets the test put events on the queue itself; the consumer never touches the
-Kubernetes client.
+The engine asks for these through this small interface, so it can be driven in tests by a fake that records what
+was asked and lets the test put messages on the queue itself; the engine never touches the Kubernetes client.
+kube.producers.ClusterProducers is the real one.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Protocol
 
-from kubernetes import client
-
 from kubedog_ci.kube.discovery import Resource
-
-LOG_TAIL_TIMEOUT = 10.0
-"""Seconds a diagnosis waits for the crashed container's log before it is printed without it."""
 
 
 class Producers(Protocol):
@@ -36,61 +31,3 @@ class Producers(Protocol):
 
     def close(self) -> None:
         """Stop everything started; producers are daemon threads, so nothing is joined."""
-
-
-def _event_metadata(event: dict) -> dict:
-    """What is kept of an Event once the consumer has it: the consumer reads each Event once and keeps what it
-    needs, and a busy namespace has tens of thousands of them, so the informer needs only to know it again."""
-    meta = event.get("metadata") or {}
-    return {"kind": event.get("kind"), "apiVersion": event.get("apiVersion"),
-            "metadata": {key: meta[key] for key in ("name", "namespace", "uid", "resourceVersion") if key in meta}}
-
-
-class ClusterProducers:
-    """Informer and LogFollower threads against a real (or simulated) API server."""
-
-    def __init__(self, api: client.ApiClient, *, api_timeout: float) -> None:
-        self.queue: queue.Queue = queue.Queue()
-        self._api = api
-        self._api_timeout = api_timeout
-        self._stop = threading.Event()
-        self._follower_stops: list[threading.Event] = []
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="log-tail")
-
-    def watch(self, resource: Resource, namespace: str | None) -> None:
-        from kubedog_ci.kube.informer import Informer
-
-        remember = _event_metadata if (resource.group, resource.plural) == ("", "events") else None
-        Informer(self._api, resource, namespace, self.queue, stop=self._stop, api_timeout=self._api_timeout,
-                 remember=remember).start()
-
-    def follow(self, namespace: str, pod: str, container: str, since: str | None) -> threading.Event:
-        from kubedog_ci.kube.logs import LogFollower
-
-        stop = threading.Event()
-        self._follower_stops.append(stop)
-        LogFollower(self._api, namespace, pod, container, self.queue, since=since, stop=stop,
-                    api_timeout=self._api_timeout).start()
-        return stop
-
-    def log_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int) -> Future[list[str]]:
-        return self._pool.submit(self._read_tail, namespace, pod, container, previous, lines)
-
-    def _read_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int) -> list[str]:
-        """The log tail under the one retry policy; raises ApiError (e.g. 400: no such instance) or GiveUp."""
-        from kubedog_ci.kube.retry import Requester
-
-        requests = Requester(self._api, self._stop, self._api_timeout)
-        path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
-        query = {"container": container, "tailLines": str(lines), **({"previous": "true"} if previous else {})}
-        what = f'the log of container "{container}" of pod "{pod}" in namespace "{namespace}"'
-        data = requests.retrying(lambda: b"".join(requests.stream_chunks(
-            requests.open(path, query, read_timeout=LOG_TAIL_TIMEOUT, accept="*/*"))), "get", what)
-        return data.decode("utf-8", "replace").splitlines()
-
-    def close(self) -> None:
-        self._stop.set()
-        for stop in self._follower_stops:
-            stop.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-

@@ -36,6 +36,11 @@ class EventNotice:
     message: str
     count: int = 1
 
+    @property
+    def repeated(self) -> str:
+        """` (x3)` after a Warning seen three times; nothing after one seen once."""
+        return f" (x{self.count})" if self.count > 1 else ""
+
 
 @dataclass(frozen=True)
 class LogRecord:
@@ -45,6 +50,11 @@ class LogRecord:
     pod: str
     container: str
     text: str
+
+    @property
+    def prefixed(self) -> str:
+        """`po/web-7c9f-x2k[app] | text`: the line with where it came from, for the outputs that keep lines."""
+        return f"po/{self.pod}[{self.container}] | {self.text}"
 
 
 @dataclass(frozen=True)

@@ -1,40 +1,44 @@
-"""What the consumer knows about the cluster: the objects its watchers reported, and which Pods belong to the
-current revision of each tracked workload.
+"""What the engine keeps: the related objects its watchers reported (View), and each target's state.
 
-Only the current revision's Pods are judged and their logs followed: during a rolling update the old revision's
-Pods crash-looping or being deleted say nothing about the new one, and their logs would only mislead.
-A workload whose controller has not yet observed its latest spec has no current Pods yet: its revision fields
-still describe the previous spec.
+Which of a target's Pods are current is its kind profile's answer (rules.profile): only the current revision's
+Pods are judged and their logs followed, since during a rolling update the old revision's Pods crash-looping or
+being deleted say nothing about the new one, and their logs would only mislead.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kubedog_ci.engine.budget import Budget
-from kubedog_ci.engine.objects import controller_uid, is_observed, meta, uid
-from kubedog_ci.engine.outcome import Diagnosis
+from kubedog_ci.engine.outcome import Diagnosis, TargetResult
 from kubedog_ci.engine.settings import DEFAULT, FailMode, TargetSettings
-from kubedog_ci.engine.sink import EventNotice, Progress
+from kubedog_ci.engine.sink import EventNotice, Progress, StatusChange
 from kubedog_ci.engine.target import Target
 from kubedog_ci.kube.discovery import Resource
-from kubedog_ci.rules import State
+from kubedog_ci.rules import KindProfile, State, Stream, Verdict, profile_for
+from kubedog_ci.rules.objects import meta, owner_uids, uid
 
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
-REVISION_HASH_LABEL = "controller-revision-hash"
-TEMPLATE_GENERATION_LABEL = "pod-template-generation"
-TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
-JOB_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
-"""The Job controller's label on its Pods; the unprefixed one is what clusters before 1.27 set."""
-
-PODS = Resource("", "v1", "pods", "pod", "Pod", True, ("po",))
+RELATED_TYPES = {
+    Stream.PODS: Resource("", "v1", "pods", "pod", "Pod", True, ("po",)),
+    Stream.REPLICASETS: Resource("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",)),
+    Stream.CONTROLLER_REVISIONS: Resource("apps", "v1", "controllerrevisions", "controllerrevision",
+                                          "ControllerRevision", True),
+}
+"""The related types the kind profiles ask for, as the engine watches them; stable APIs, so no discovery round trip
+is needed."""
 EVENTS = Resource("", "v1", "events", "event", "Event", True, ("ev",))
-REPLICASETS = Resource("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",))
-CONTROLLER_REVISIONS = Resource("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision",
-                                True)
-"""The related types the engine watches beside its targets; stable APIs, so no discovery round trip is needed."""
+"""Watched in the namespace of every namespaced target."""
+STREAM_OF = {(resource.group, resource.plural): stream for stream, resource in RELATED_TYPES.items()}
+STREAM_OF_KIND = {resource.kind: stream for stream, resource in RELATED_TYPES.items()}
+"""What an Event's involvedObject.kind names, when it is a related object."""
+
+
+
+def stream_of(resource: Resource) -> Stream | None:
+    """The related type a watched resource is, if it is one."""
+    return STREAM_OF.get((resource.group, resource.plural))
+
 
 RECENT_WARNINGS = 10
 """Warning events kept per target for its diagnosis."""
@@ -45,147 +49,38 @@ ObjectKey = tuple[str, str]
 
 class View:
     """The latest version of every object of the related types, as the watchers reported them, indexed by the
-    uid of their controlling owner (and, for Pods, of the Job their labels name): a workload's Pods are looked up,
-    not searched for among the thousands of a busy namespace."""
+    uids of their owners (objects.owner_uids): a workload's Pods are looked up, not searched for among the
+    thousands of a busy namespace. It is the `Related` lookup the kind profiles read."""
 
     def __init__(self) -> None:
-        self._objects: dict[tuple[str, str], dict[ObjectKey, dict]] = {}
-        self._index: dict[tuple[str, str, str, str], dict[str, dict]] = {}
-        """(group, plural, namespace, owner uid) -> the objects it owns, by name."""
+        self._objects: dict[Stream, dict[ObjectKey, dict]] = {}
+        self._index: dict[tuple[Stream, str, str], dict[str, dict]] = {}
+        """(stream, namespace, owner uid) -> the objects it owns, by name."""
         self._uids: dict[str, dict] = {}
 
-    def apply(self, resource: Resource, change: str, obj: dict) -> None:
+    def apply(self, stream: Stream, change: str, obj: dict) -> None:
         """Record an ADDED/MODIFIED/DELETED object of a related type."""
-        store = self._objects.setdefault((resource.group, resource.plural), {})
+        store = self._objects.setdefault(stream, {})
         key = (meta(obj).get("namespace") or "", meta(obj).get("name") or "")
         old = store.pop(key, None)
         if old is not None:
             self._uids.pop(uid(old), None)
-            for index in _owners(resource, old):
-                self._index.get(index, {}).pop(key[1], None)
+            for owner in owner_uids(old):
+                self._index.get((stream, key[0], owner), {}).pop(key[1], None)
         if change != "DELETED":
             store[key] = obj
             self._uids[uid(obj)] = obj
-            for index in _owners(resource, obj):
-                self._index.setdefault(index, {})[key[1]] = obj
+            for owner in owner_uids(obj):
+                self._index.setdefault((stream, key[0], owner), {})[key[1]] = obj
 
-    def get(self, resource: Resource, namespace: str, name: str) -> dict | None:
-        return self._objects.get((resource.group, resource.plural), {}).get((namespace, name))
+    def get(self, stream: Stream, namespace: str, name: str) -> dict | None:
+        return self._objects.get(stream, {}).get((namespace, name))
 
     def with_uid(self, object_uid: str) -> dict | None:
         return self._uids.get(object_uid)
 
-    def owned(self, resource: Resource, namespace: str, owner_uid: str) -> list[dict]:
-        """The objects of a type in `namespace` whose controlling owner (or, for Pods, whose Job uid label) is
-        `owner_uid`."""
-        return list(self._index.get((resource.group, resource.plural, namespace, owner_uid), {}).values())
-
-
-def _owners(resource: Resource, obj: dict) -> set[tuple[str, str, str, str]]:
-    """The View's index entries of an object: its controller's uid, and the Job uid its labels carry."""
-    namespace = meta(obj).get("namespace") or ""
-    uids = {controller_uid(obj), *((meta(obj).get("labels") or {}).get(label) for label in JOB_UID_LABELS)}
-    return {(resource.group, resource.plural, namespace, owner) for owner in uids if owner}
-
-
-def current_pods(obj: dict, view: View) -> list[dict]:
-    """The Pods of the object's current revision, by kind; other kinds have none."""
-    namespace = meta(obj).get("namespace") or ""
-    kind = obj.get("kind")
-    if kind == "Pod":
-        return [obj]
-    owner = uid(obj)
-    if kind == "Deployment":
-        replicasets = view.owned(REPLICASETS, namespace, owner)
-        rs = current_replicaset(obj, replicasets)
-        return deployment_pods(obj, replicasets, view.owned(PODS, namespace, uid(rs))) if rs else []
-    pods = view.owned(PODS, namespace, owner)
-    if kind == "StatefulSet":
-        return statefulset_pods(obj, pods)
-    if kind == "DaemonSet":
-        return daemonset_pods(obj, view.owned(CONTROLLER_REVISIONS, namespace, owner), pods)
-    if kind == "Job":
-        return job_pods(obj, pods)
-    if kind == "ReplicaSet":
-        return owned(obj, pods)
-    return []
-
-
-def owned(owner: dict, objects: Iterable[dict]) -> list[dict]:
-    """The objects `owner` controls, oldest first (so output and culprit search are stable)."""
-    found = [obj for obj in objects if controller_uid(obj) == uid(owner)]
-    return sorted(found, key=lambda obj: (meta(obj).get("creationTimestamp") or "", meta(obj).get("name") or ""))
-
-
-def current_replicaset(deployment: dict, replicasets: Iterable[dict]) -> dict | None:
-    """The Deployment's ReplicaSet of its newest revision: the one whose revision annotation equals the
-    Deployment's (the controller stamps both with the same number)."""
-    if not is_observed(deployment):
-        return None
-    revision = (meta(deployment).get("annotations") or {}).get(REVISION_ANNOTATION)
-    if revision is None:
-        return None
-    return next((rs for rs in owned(deployment, replicasets)
-                 if (meta(rs).get("annotations") or {}).get(REVISION_ANNOTATION) == revision), None)
-
-
-def deployment_pods(deployment: dict, replicasets: Iterable[dict], pods: Iterable[dict]) -> list[dict]:
-    """Deployment → the ReplicaSet of the newest revision → its Pods with that pod-template-hash."""
-    rs = current_replicaset(deployment, replicasets)
-    if rs is None:
-        return []
-    template_hash = (meta(rs).get("labels") or {}).get("pod-template-hash")
-    return [pod for pod in owned(rs, pods)
-            if template_hash is None or (meta(pod).get("labels") or {}).get("pod-template-hash") == template_hash]
-
-
-def statefulset_pods(sts: dict, pods: Iterable[dict]) -> list[dict]:
-    """Pods whose controller-revision-hash is status.updateRevision (with a partition, only those updated)."""
-    revision = (sts.get("status") or {}).get("updateRevision")
-    if not revision or not is_observed(sts):
-        return []
-    return [pod for pod in owned(sts, pods) if (meta(pod).get("labels") or {}).get(REVISION_HASH_LABEL) == revision]
-
-
-def daemonset_pods(ds: dict, revisions: Iterable[dict], pods: Iterable[dict]) -> list[dict]:
-    """Pods whose controller-revision-hash is the newest ControllerRevision's, or whose pod-template-generation
-    is the DaemonSet's template generation (what the controller itself checks)."""
-    if not is_observed(ds):
-        return []
-    newest = max(owned(ds, revisions), key=lambda rev: int(rev.get("revision") or 0), default=None)
-    revision_hash = (meta(newest).get("labels") or {}).get(REVISION_HASH_LABEL) if newest else None
-    annotations = meta(ds).get("annotations") or {}
-    generation = str(annotations.get(TEMPLATE_GENERATION_ANNOTATION) or meta(ds).get("generation") or "")
-    current = []
-    for pod in owned(ds, pods):
-        labels = meta(pod).get("labels") or {}
-        if (revision_hash and labels.get(REVISION_HASH_LABEL) == revision_hash) or (
-                generation and labels.get(TEMPLATE_GENERATION_LABEL) == generation):
-            current.append(pod)
-    return current
-
-
-def job_pods(job: dict, pods: Iterable[dict]) -> list[dict]:
-    """Pods labelled with the Job's uid: the Job controller's own selector, adoption or not."""
-    job_uid = uid(job)
-    found = [pod for pod in pods
-             if any((meta(pod).get("labels") or {}).get(label) == job_uid for label in JOB_UID_LABELS)]
-    return sorted(found, key=lambda obj: (meta(obj).get("creationTimestamp") or "", meta(obj).get("name") or ""))
-
-
-def replicas(obj: dict) -> int:
-    """How many Pods the object runs at once: the multiplier of its failure budget."""
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    kind = obj.get("kind")
-    if kind == "Pod":
-        return 0 if spec.get("restartPolicy") == "Never" else 1
-    if kind == "DaemonSet":
-        return int(status.get("desiredNumberScheduled") or 0)
-    if kind == "Job":
-        return int(1 if spec.get("parallelism") is None else spec["parallelism"])
-    if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-        return int(1 if spec.get("replicas") is None else spec["replicas"])
-    return 0
+    def owned(self, stream: Stream, namespace: str, owner_uid: str) -> list[dict]:
+        return list(self._index.get((stream, namespace, owner_uid), {}).values())
 
 
 @dataclass
@@ -199,6 +94,8 @@ class TargetState:
     budget: Budget
     started: float
     settings: TargetSettings = DEFAULT
+    per_replica: int = 1
+    """Container failures tolerated per replica: its own setting, else the run's."""
     waited_for: bool = True
     """The run waits for its verdict: it is blocking, or every target is non-blocking."""
     obj: dict | None = None
@@ -222,8 +119,12 @@ class TargetState:
     """When something last happened to it (monotonic): its object, its current Pods or ReplicaSet, an Event
     about them, a log line; what the no-activity timeout measures from."""
 
+    profile: KindProfile = field(init=False)
+    """What the engine knows about the target's kind (rules.profile)."""
+
     def __post_init__(self) -> None:
         self.active = self.started
+        self.profile = profile_for(self.target.resource.group, self.target.kind)
 
     @property
     def hoping(self) -> bool:
@@ -239,6 +140,53 @@ class TargetState:
         """A failure that counts against the run now (what fail-fast stops at)."""
         return self.final and self.state is State.FAILED and self.settings.fail_mode is FailMode.FAIL
 
+    @property
+    def subject(self) -> str:
+        """`deployment "web"`: how kubectl names the target in its messages."""
+        return f'{self.target.kind.lower()} "{self.target.name}"'
+
+    def needs(self) -> list[tuple[Resource, str]]:
+        """The watches whose view it is judged from: its own type, Events, and its profile's related types."""
+        target = self.target
+        found = [(target.resource, target.namespace)]
+        if target.namespace:
+            found.append((EVENTS, target.namespace))
+            found += [(RELATED_TYPES[stream], target.namespace) for stream in self.profile.streams]
+        return found
+
+    def allowed(self) -> int:
+        """Its failure budget: per_replica x the replicas its profile counts."""
+        return self.per_replica * self.profile.replicas(self.obj or {})
+
+    def budget_text(self) -> str:
+        """How the budget was spent, for a diagnosis: `2 failures counted, 1 allowed (1 per replica x 1 replica)`."""
+        count = self.profile.replicas(self.obj or {})
+        return (f"{self.budget.failures} failures counted, {self.budget.allowed} allowed ({self.per_replica} per "
+                f"replica x {count} replica{'' if count == 1 else 's'})")
+
+    def report(self, verdict: Verdict) -> StatusChange | None:
+        """Take the verdict as its state; the StatusChange to tell the sink, or None when nothing shown changed."""
+        self.state, self.reason, self.message, self.warnings = (verdict.state, verdict.reason, verdict.message,
+                                                                verdict.warnings)
+        shown = (str(verdict.state), verdict.reason, verdict.message)
+        if shown == self.reported:
+            return None
+        self.reported = shown
+        return StatusChange(self.label, verdict.state, verdict.reason, verdict.message, verdict.warnings)
+
+    def result(self, now: float, timed_out: bool) -> TargetResult:
+        """How it stands at the end of the run."""
+        message, open_ = self.message, not self.final and not self.hoping
+        left_behind = open_ and not self.waited_for
+        if left_behind:
+            message = f"not waited for: {message}" if message else "not waited for"
+        elif open_ and timed_out:
+            message = f"timed out: {message}" if message else "timed out"
+        diagnosis = self.diagnosis if self.state is State.FAILED else None
+        return TargetResult(self.target, self.label, self.state, self.reason, message,
+                            (self.finished or now) - self.started, diagnosis, self.warnings, ignored=self.ignored,
+                            left_behind=left_behind)
+
     def remember(self, notice: EventNotice) -> bool:
         """Keep a Warning for the diagnosis; True when it is news, False when it only repeats one (an Event's
         count going up), which the output need not print again."""
@@ -252,23 +200,9 @@ class TargetState:
 
 
 def progress_row(state: TargetState, now: float) -> Progress:
-    """The live-status row of a target: replicas ready of desired (by kind), restarts of its current Pods."""
-    obj = state.obj or {}
-    status = obj.get("status") or {}
-    kind = obj.get("kind")
-    ready: int | None = None
-    desired: int | None = None
-    if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-        ready, desired = int(status.get("readyReplicas") or 0), replicas(obj)
-    elif kind == "DaemonSet":
-        ready, desired = int(status.get("numberReady") or 0), int(status.get("desiredNumberScheduled") or 0)
-    elif kind == "Job":
-        spec = obj.get("spec") or {}
-        ready, desired = int(status.get("succeeded") or 0), int(spec.get("completions") or 1)
-    elif kind == "Pod":
-        containers = status.get("containerStatuses") or []
-        ready, desired = sum(1 for c in containers if c.get("ready")), len((obj.get("spec") or {}).get(
-            "containers") or containers)
+    """The live-status row of a target: replicas ready of desired (as its profile counts them), restarts of its
+    current Pods."""
+    ready, desired = state.profile.progress(state.obj) if state.obj is not None else (None, None)
     restarts = sum(int(entry.get("restartCount") or 0) for pod in state.pods.values()
                    for entry in (pod.get("status") or {}).get("containerStatuses") or [])
     return Progress(state.label, state.state, ready, desired, restarts, (state.finished or now) - state.started,

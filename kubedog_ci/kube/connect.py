@@ -20,10 +20,9 @@ import yaml
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
-from kubedog_ci.cli import exit_codes
-from kubedog_ci.cli.errors import CommandError
-from kubedog_ci.kube.retry import DEFAULT_API_TIMEOUT, ApiError, GiveUp, Requester
-from kubedog_ci.output.redact import SECRETS
+from kubedog_ci.errors import ClusterError
+from kubedog_ci.kube.http import DEFAULT_API_TIMEOUT, ApiError, GiveUp, Requester
+from kubedog_ci.secrets import SECRETS
 
 
 @dataclass
@@ -49,17 +48,13 @@ class Cluster:
         except ApiError as err:
             if err.status in expected:
                 raise
-            raise cluster_error(requests.refusal(err, verb, what)) from err
+            raise ClusterError(requests.refusal(err, verb, what)) from err
         except GiveUp as err:
-            raise cluster_error(err.message) from err
-
-
-def cluster_error(message: str) -> CommandError:
-    return CommandError(message, exit_codes.CLUSTER_ERROR)
+            raise ClusterError(err.message) from err
 
 
 def connect(kubeconfig: str | None, context: str | None, api_timeout: float = DEFAULT_API_TIMEOUT) -> Cluster:
-    """Load kubeconfig and build a client; raises CommandError (cluster error) naming the file, context, cluster
+    """Load kubeconfig and build a client; raises ClusterError naming the file, context, cluster
     or user that is wrong, never the client library's traceback."""
     from_env = not kubeconfig and bool(os.environ.get("KUBECONFIG"))
     path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
@@ -67,14 +62,14 @@ def connect(kubeconfig: str | None, context: str | None, api_timeout: float = DE
     files = [os.path.expanduser(p) for p in path.split(os.pathsep) if p] if from_env else [path]
     found = [file for file in files if os.path.exists(file)]  # as kubectl, a missing file in KUBECONFIG is skipped
     if not found:
-        raise cluster_error(f"{where}: no such file" if len(files) == 1 else f"{where}: none of these files exists")
+        raise ClusterError(f"{where}: no such file" if len(files) == 1 else f"{where}: none of these files exists")
     chosen = _kubeconfig_context(found, context, where)
     try:
         api = config.new_client_from_config(config_file=kubeconfig, context=chosen["name"])
     except ConfigException as err:
-        raise cluster_error(f"{where}: {err}") from err
+        raise ClusterError(f"{where}: {err}") from err
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
-        raise cluster_error(f"{where}: cannot be read as a kubeconfig ({err})") from err
+        raise ClusterError(f"{where}: cannot be read as a kubeconfig ({err})") from err
     _hide_credentials(api.configuration)
     if not api.configuration.verify_ssl:  # the kubeconfig's insecure-skip-tls-verify: asked for, as kubectl takes it
         warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
@@ -95,36 +90,36 @@ def _kubeconfig_context(files: list[str], context: str | None, where: str) -> di
             mark = getattr(err, "problem_mark", None)
             at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
             said = getattr(err, "problem", None) or str(err).splitlines()[0]
-            raise cluster_error(f"kubeconfig {file}: not valid YAML{at}: {said}") from err
+            raise ClusterError(f"kubeconfig {file}: not valid YAML{at}: {said}") from err
         except (OSError, UnicodeDecodeError) as err:
-            raise cluster_error(f"kubeconfig {file}: cannot be read ({err})") from err
+            raise ClusterError(f"kubeconfig {file}: cannot be read ({err})") from err
         if not isinstance(data, dict) or data.get("kind") not in (None, "Config"):
             got = f"kind {data['kind']}" if isinstance(data, dict) else "a list" if isinstance(data, list) else "text"
-            raise cluster_error(f"kubeconfig {file}: not a kubeconfig (a mapping of kind Config with clusters, "
+            raise ClusterError(f"kubeconfig {file}: not a kubeconfig (a mapping of kind Config with clusters, "
                                 f"contexts and users), but {got}")
         for section, entries in defined.items():
             items = data.get(section) or []
             if not (isinstance(items, list) and all(isinstance(i, dict) and isinstance(i.get("name"), str)
                                                     for i in items)):
-                raise cluster_error(f"kubeconfig {file}: {section} must be a list of entries, each with a name")
+                raise ClusterError(f"kubeconfig {file}: {section} must be a list of entries, each with a name")
             for item in items:
                 entries.setdefault(item["name"], item)
         current = current or data.get("current-context")
     name = context or (current if isinstance(current, str) else None)
     known = ", ".join(defined["contexts"])
     if not known:
-        raise cluster_error(f"{where}: defines no context (a kubeconfig needs clusters, users and contexts)")
+        raise ClusterError(f"{where}: defines no context (a kubeconfig needs clusters, users and contexts)")
     if not name:
-        raise cluster_error(f"{where}: no current-context is set; choose one with --context (contexts: {known})")
+        raise ClusterError(f"{where}: no current-context is set; choose one with --context (contexts: {known})")
     chosen = defined["contexts"].get(name)
     if chosen is None:
-        raise cluster_error(f'{where}: context "{name}" not found (contexts: {known})')
+        raise ClusterError(f'{where}: context "{name}" not found (contexts: {known})')
     details = chosen.get("context") if isinstance(chosen.get("context"), dict) else {}
     if not details.get("cluster"):
-        raise cluster_error(f'{where}: cluster was not specified for context "{name}"')
+        raise ClusterError(f'{where}: cluster was not specified for context "{name}"')
     for section, key in (("clusters", "cluster"), ("users", "user")):
         if details.get(key) and str(details[key]) not in defined[section]:
-            raise cluster_error(f'{where}: {key} "{details[key]}" was not found for context "{name}" ({section}: '
+            raise ClusterError(f'{where}: {key} "{details[key]}" was not found for context "{name}" ({section}: '
                                 f'{", ".join(defined[section]) or "none"})')
     return chosen
 

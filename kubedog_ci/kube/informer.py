@@ -23,9 +23,8 @@ from collections.abc import Callable
 
 from kubernetes import client
 
-from kubedog_ci.engine.events import ApiNote, ObjectEvent, Synced, WatchFailed
 from kubedog_ci.kube.discovery import Resource
-from kubedog_ci.kube.retry import (
+from kubedog_ci.kube.http import (
     DEFAULT_API_TIMEOUT,
     TRANSPORT_ERRORS,
     ApiError,
@@ -36,6 +35,7 @@ from kubedog_ci.kube.retry import (
     describe_error,
     resource_phrase,
 )
+from kubedog_ci.kube.messages import ApiNote, ObjectEvent, Synced, WatchFailed
 
 WATCH_TIMEOUT_RANGE = (300, 600)
 """timeoutSeconds of each watch, drawn at random like client-go so many watchers do not all renew at once."""

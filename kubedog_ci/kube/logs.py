@@ -28,8 +28,7 @@ from dataclasses import dataclass
 
 from kubernetes import client
 
-from kubedog_ci.engine.events import LogAttached, LogEnded, LogInstanceRead, LogLines
-from kubedog_ci.kube.retry import (
+from kubedog_ci.kube.http import (
     DEFAULT_API_TIMEOUT,
     TRANSPORT_ERRORS,
     ApiError,
@@ -38,6 +37,8 @@ from kubedog_ci.kube.retry import (
     Requester,
     Stopped,
 )
+from kubedog_ci.kube.messages import LogAttached, LogEnded, LogInstanceRead, LogLines
+from kubedog_ci.rules.objects import container_statuses
 
 STREAM_SILENCE = 120.0
 """Seconds without a byte after which a followed log connection is presumed dead and re-opened with sinceTime
@@ -335,10 +336,6 @@ class LogFollower(threading.Thread):
                                   self.previous))
 
 
-def _find(statuses: list[dict] | None, name: str) -> dict | None:
-    return next((s for s in statuses or [] if s.get("name") == name), None)
-
-
 def _will_restart(pod: dict, container: str, exit_code: int) -> bool:
     """kubelet's ShouldContainerBeRestarted for a terminated container of a pod that is not being deleted."""
     spec = pod.get("spec") or {}
@@ -358,9 +355,8 @@ def _will_restart(pod: dict, container: str, exit_code: int) -> bool:
 def view_of(pod: dict, container: str) -> _PodView:
     """Whether `container` of `pod` has a log to read, and whether it will never run again (and why)."""
     status = pod.get("status") or {}
-    entry = (_find(status.get("containerStatuses"), container)
-             or _find(status.get("initContainerStatuses"), container)
-             or _find(status.get("ephemeralContainerStatuses"), container)) or {}
+    entry = next((entry for entry in [*container_statuses(pod), *(status.get("ephemeralContainerStatuses") or [])]
+                  if entry.get("name") == container), {})
     state = entry.get("state") or {}
     last = (entry.get("lastState") or {}).get("terminated") or {}
     terminated = state.get("terminated") if isinstance(state.get("terminated"), dict) else None

@@ -35,19 +35,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from kubedog_ci.engine.outcome import Diagnosis, Outcome, TargetResult
+from kubedog_ci.engine.outcome import Diagnosis, Outcome
 from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
 
 SCHEMA = 1
-
-
-def verdict(result: TargetResult) -> str:
-    """ready, progressing, failed, ignored or left-behind: one word, as the terminal summary's VERDICT."""
-    if result.ignored:
-        return "ignored"
-    if result.left_behind:
-        return "left-behind"
-    return str(result.state)
 
 
 class JsonLinesSink:
@@ -99,7 +90,7 @@ class JsonLinesSink:
     def summary(self, outcome: Outcome) -> None:
         self._emit("summary", results=[
             {"target": result.label, "namespace": result.target.namespace, "kind": result.target.kind,
-             "name": result.target.name, "verdict": verdict(result), "reason": result.reason,
+             "name": result.target.name, "verdict": result.verdict, "reason": result.reason,
              "message": result.message, "duration": round(result.duration, 3)} for result in outcome.results],
             timed_out=outcome.timed_out,
             stopped_by=None if outcome.stopped_by is None else signal.Signals(outcome.stopped_by).name,

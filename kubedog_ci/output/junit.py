@@ -89,16 +89,15 @@ class JUnitSink:
 
     def event(self, notice: EventNotice) -> None:
         if notice.type == "Warning":
-            repeated = f" (x{notice.count})" if notice.count > 1 else ""
             subject = "" if notice.subject == notice.target else f"{notice.subject} "
             self._events[notice.target].append(
-                (next(self._order), f"{subject}Warning {notice.reason}{repeated}: {notice.message}"))
+                (next(self._order), f"{subject}Warning {notice.reason}{notice.repeated}: {notice.message}"))
 
     def flush(self) -> None:
         """The report is written once, at the summary."""
 
     def log(self, record: LogRecord) -> None:
-        self._logs[record.target].append((next(self._order), f"po/{record.pod}[{record.container}] | {record.text}"))
+        self._logs[record.target].append((next(self._order), record.prefixed))
 
     def summary(self, outcome: Outcome) -> None:
         try:

@@ -211,8 +211,8 @@ class TerminalSink:
     def event(self, notice: EventNotice) -> None:
         if self.quiet:
             return
-        count = f" (x{notice.count})" if notice.count > 1 else ""
-        tag = self._paint(f"{one_line(notice.type)} {one_line(notice.reason)}{count}", Fore.YELLOW, Style.BRIGHT)
+        tag = self._paint(f"{one_line(notice.type)} {one_line(notice.reason)}{notice.repeated}", Fore.YELLOW,
+                          Style.BRIGHT)
         subject = "" if notice.subject == notice.target else f" {one_line(notice.subject)}"
         self._write(f"{self._resource(notice.target)}{subject} {tag}: {one_line(notice.message)}")
 

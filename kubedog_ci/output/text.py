@@ -47,14 +47,12 @@ def raw_line(text: str) -> str:
 
 
 def verdict(result: TargetResult, outcome: Outcome) -> str:
-    """One word (or two) for how a resource ended, as the terminal's summary says it."""
-    if result.state is State.FAILED:
-        return "ignored" if result.ignored else "FAILED"
-    if result.state is State.READY:
-        return "ready"
-    if result.left_behind:
-        return "left-behind"
-    return "timed out" if outcome.timed_out else "progressing"
+    """One word (or two) for how a resource ended, as the terminal's summary says it: TargetResult.verdict, with a
+    failure shouted and a target still progressing at the timeout said to have timed out."""
+    word = result.verdict
+    if word == State.FAILED:
+        return "FAILED"
+    return "timed out" if word == State.PROGRESSING and outcome.timed_out else word
 
 
 def root_reason(result: TargetResult, diagnosis: Diagnosis | None) -> str:
@@ -95,7 +93,7 @@ class Evidence:
 
     def log(self, record: LogRecord) -> None:
         lines = self.logs.setdefault(record.target, deque(maxlen=LOG_LINES))
-        lines.append(f"po/{record.pod}[{record.container}] | {record.text}")
+        lines.append(record.prefixed)
 
     def event(self, notice: EventNotice) -> None:
         if notice.type != "Warning":
@@ -103,8 +101,7 @@ class Evidence:
         recent = self.warnings.setdefault(notice.target, {})
         key = (notice.subject, notice.reason)
         recent.pop(key, None)  # a repeat moves to the end with its new count
-        count = f" (x{notice.count})" if notice.count > 1 else ""
-        recent[key] = f"{notice.subject} {notice.reason}{count}: {notice.message}"
+        recent[key] = f"{notice.subject} {notice.reason}{notice.repeated}: {notice.message}"
         while len(recent) > WARNINGS:
             del recent[next(iter(recent))]
 

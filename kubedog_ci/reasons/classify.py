@@ -18,7 +18,6 @@ FIELDS = frozenset({"event", "waiting", "terminated", "pod"})
 """Valid `where` values besides `condition:<Type>`; anything else is a caller's bug, so it raises."""
 
 _CONTAINER_ERROR = re.compile(r"^Err|BackOff$|Error$")
-"""The tracking issue's Pod rule: a container in an Err*/*BackOff/*Error reason has failed, known to us or not."""
 
 _UNKNOWN_WARNING = Classification(
     ReasonClass.INFO, None,
@@ -27,6 +26,13 @@ _UNKNOWN_WARNING = Classification(
 _UNKNOWN_CONTAINER_ERROR = Classification(
     ReasonClass.FAILURE, None, "Unclassified container reason named like an error (Err*, *BackOff, *Error).")
 _UNKNOWN = Classification(ReasonClass.INFO, None, "Unclassified reason.")
+
+
+def looks_like_error(reason: str) -> bool:
+    """A container reason named like an error (Err*, *BackOff, *Error: ErrImagePull, CrashLoopBackOff,
+    CreateContainerConfigError, but not ContainerCreating or PodInitializing): failed, known to the table or not
+    (Argo's pattern)."""
+    return _CONTAINER_ERROR.search(reason) is not None
 
 
 class _Override(NamedTuple):
@@ -76,7 +82,7 @@ def _index() -> _Index:
 def _unknown(where: str, reason: str, event_type: str | None) -> Classification:
     if where == "event":
         return _UNKNOWN_WARNING if event_type == "Warning" else _UNKNOWN
-    if where in ("waiting", "terminated") and _CONTAINER_ERROR.search(reason):
+    if where in ("waiting", "terminated") and looks_like_error(reason):
         return _UNKNOWN_CONTAINER_ERROR
     return _UNKNOWN
 

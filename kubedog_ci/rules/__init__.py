@@ -1,13 +1,12 @@
-"""Per-kind readiness rules: pure functions from one object (a dict as the API serves it) to a Verdict.
+"""Per-kind profiles: the pure readiness rule of each kind and everything else the engine knows about it.
 
-They follow the Recommended rules of ../shared/research/readiness-rules.md. No I/O and no clock: the same
+A rule is a pure function from one object (a dict as the API serves it) to a Verdict, following the Recommended
+rules of the project's research on readiness (kubectl, kstatus, Helm, Argo, kapp). No I/O and no clock: the same
 functions serve `status --offline` and the live engine, which adds what only a live view has (Events, Pods,
-failure budgets, grace periods).
+failure budgets, grace periods). Adding a kind is one module exporting PROFILE and its row in PROFILES.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from kubedog_ci.rules import (
     crd,
@@ -22,32 +21,53 @@ from kubedog_ci.rules import (
     service,
     statefulset,
 )
+from kubedog_ci.rules.profile import KindProfile, Related, Stream
 from kubedog_ci.rules.verdict import State, Verdict
 
-__all__ = ["RULES", "State", "Verdict", "evaluate"]
+__all__ = ["PROFILES", "KindProfile", "Related", "State", "Stream", "Verdict", "evaluate", "is_trackable",
+           "profile_for"]
 
-RULES: dict[tuple[str, str], Callable[[dict], Verdict]] = {
-    ("apps", "Deployment"): deployment.evaluate,
-    ("extensions", "Deployment"): deployment.evaluate,
-    ("apps", "StatefulSet"): statefulset.evaluate,
-    ("apps", "DaemonSet"): daemonset.evaluate,
-    ("extensions", "DaemonSet"): daemonset.evaluate,
-    ("apps", "ReplicaSet"): replicaset.evaluate,
-    ("extensions", "ReplicaSet"): replicaset.evaluate,
-    ("batch", "Job"): job.evaluate,
-    ("", "Pod"): pod.evaluate,
-    ("", "PersistentVolumeClaim"): pvc.evaluate,
-    ("", "Service"): service.evaluate,
-    ("networking.k8s.io", "Ingress"): ingress.evaluate,
-    ("extensions", "Ingress"): ingress.evaluate,
-    ("apiextensions.k8s.io", "CustomResourceDefinition"): crd.evaluate,
+PROFILES: dict[tuple[str, str], KindProfile] = {
+    ("apps", "Deployment"): deployment.PROFILE,
+    ("extensions", "Deployment"): deployment.PROFILE,
+    ("apps", "StatefulSet"): statefulset.PROFILE,
+    ("apps", "DaemonSet"): daemonset.PROFILE,
+    ("extensions", "DaemonSet"): daemonset.PROFILE,
+    ("apps", "ReplicaSet"): replicaset.PROFILE,
+    ("extensions", "ReplicaSet"): replicaset.PROFILE,
+    ("batch", "Job"): job.PROFILE,
+    ("", "Pod"): pod.PROFILE,
+    ("", "PersistentVolumeClaim"): pvc.PROFILE,
+    ("", "Service"): service.PROFILE,
+    ("networking.k8s.io", "Ingress"): ingress.PROFILE,
+    ("extensions", "Ingress"): ingress.PROFILE,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): crd.PROFILE,
 }
-"""(API group, kind) → rule; the core group is "". Every version of a group shares its rule (apps/v1beta2,
+"""(API group, kind) → profile; the core group is "". Every version of a group shares its profile (apps/v1beta2,
 extensions/v1beta1 and apiextensions.k8s.io/v1beta1 objects carry the same status fields)."""
+BUILTIN_GROUP_SUFFIX = ".k8s.io"
+BUILTIN_GROUPS = frozenset({"", "apps", "batch", "autoscaling", "policy", "extensions"})
+"""Groups Kubernetes itself serves; any other group is a custom resource."""
+
+
+def profile_for(group: str, kind: str) -> KindProfile:
+    """The kind's profile; kinds without one (custom resources) get the generic one."""
+    return PROFILES.get((group, kind), generic.PROFILE)
 
 
 def evaluate(obj: dict) -> Verdict:
-    """The verdict for one object; kinds without a rule of their own get the generic one."""
-    api_version = obj.get("apiVersion") or ""
-    group = api_version.rpartition("/")[0]
-    return RULES.get((group, obj.get("kind") or ""), generic.evaluate)(obj)
+    """The verdict for one object, by its kind's rule."""
+    group = (obj.get("apiVersion") or "").rpartition("/")[0]
+    return profile_for(group, obj.get("kind") or "").evaluate(obj)
+
+
+def is_trackable(group: str, kind: str, obj: dict) -> bool:
+    """Whether an applied object may still change from progressing to ready or failed: as its profile says, else
+    when it reports status conditions or is a custom resource (its controller may add a Ready condition).
+    ConfigMaps, Secrets, RBAC and the like are done once the API server has accepted them."""
+    tracked = profile_for(group, kind).tracked
+    if tracked is not None:
+        return tracked(obj)
+    if (obj.get("status") or {}).get("conditions"):
+        return True
+    return group not in BUILTIN_GROUPS and not group.endswith(BUILTIN_GROUP_SUFFIX)

@@ -4,6 +4,7 @@ conflict fails (Helm lets it pass, kapp waits forever on it), Established is rea
 from __future__ import annotations
 
 from kubedog_ci.rules import common
+from kubedog_ci.rules.profile import KindProfile
 from kubedog_ci.rules.verdict import Verdict, failed, progressing, ready
 
 
@@ -25,3 +26,6 @@ def _established(obj: dict) -> Verdict:
         return ready("Established", f"{subject} is established")
     reason = (established or {}).get("reason") or "NotEstablished"
     return progressing(reason, f"Waiting for {subject} to be established...")
+
+
+PROFILE = KindProfile(evaluate)

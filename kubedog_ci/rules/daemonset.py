@@ -3,7 +3,11 @@ readiness check and an OnDelete rule that still waits for every Pod to be availa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from kubedog_ci.rules import common
+from kubedog_ci.rules.objects import REVISION_HASH_LABEL, annotations, controlled_by, is_observed, labels, meta, uid
+from kubedog_ci.rules.profile import KindProfile, Related, Stream, always
 from kubedog_ci.rules.verdict import Verdict, progressing, ready
 
 
@@ -37,3 +41,42 @@ def _rollout(obj: dict) -> Verdict:
                     f"replaced only when deleted"] if behind > 0 else []
         return ready("OnDelete", f"{subject} (OnDelete): {available} of {desired} pods are available", *warnings)
     return ready("RolloutComplete", f"{subject} successfully rolled out")
+
+
+TEMPLATE_GENERATION_LABEL = "pod-template-generation"
+TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
+
+
+def daemonset_pods(ds: dict, revisions: Iterable[dict], pods: Iterable[dict]) -> list[dict]:
+    """Pods whose controller-revision-hash is the newest ControllerRevision's, or whose pod-template-generation
+    is the DaemonSet's template generation (what the controller itself checks)."""
+    if not is_observed(ds):
+        return []
+    newest = max(controlled_by(ds, revisions), key=lambda rev: int(rev.get("revision") or 0), default=None)
+    revision_hash = labels(newest).get(REVISION_HASH_LABEL) if newest else None
+    generation = str(annotations(ds).get(TEMPLATE_GENERATION_ANNOTATION) or meta(ds).get("generation") or "")
+    current = []
+    for pod in controlled_by(ds, pods):
+        pod_labels = labels(pod)
+        if (revision_hash and pod_labels.get(REVISION_HASH_LABEL) == revision_hash) or (
+                generation and pod_labels.get(TEMPLATE_GENERATION_LABEL) == generation):
+            current.append(pod)
+    return current
+
+
+def _pods(obj: dict, related: Related) -> list[dict]:
+    namespace, owner = meta(obj).get("namespace") or "", uid(obj)
+    return daemonset_pods(obj, related.owned(Stream.CONTROLLER_REVISIONS, namespace, owner),
+                          related.owned(Stream.PODS, namespace, owner))
+
+
+def _desired(obj: dict) -> int:
+    return common.count(common.status(obj), "desiredNumberScheduled")
+
+
+def _progress(obj: dict) -> tuple[int | None, int | None]:
+    return common.count(common.status(obj), "numberReady"), _desired(obj)
+
+
+PROFILE = KindProfile(evaluate, streams=(Stream.CONTROLLER_REVISIONS, Stream.PODS), current_pods=_pods,
+                      replicas=_desired, progress=_progress, own_events_are_signs=True, tracked=always)

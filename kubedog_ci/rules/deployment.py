@@ -3,7 +3,12 @@ the cheap guards of readiness-rules.md ("Deployment", Recommended)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from kubedog_ci.rules import common
+from kubedog_ci.rules.objects import annotations, controlled_by, is_observed, labels, meta, uid
+from kubedog_ci.rules.problems import Problem, replicaset_problems
+from kubedog_ci.rules.profile import KindProfile, Related, Stream, always
 from kubedog_ci.rules.verdict import Verdict, failed, progressing, ready
 
 DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
@@ -51,3 +56,53 @@ def _rollout(obj: dict) -> Verdict:
     if availability is not None and availability.get("status") == "False":
         return progressing(availability.get("reason") or "Unavailable", f"{waiting} {common.explain(availability)}")
     return ready("RolloutComplete", f'deployment "{name}" successfully rolled out')
+
+
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+
+
+def current_replicaset(deployment: dict, replicasets: Iterable[dict]) -> dict | None:
+    """The Deployment's ReplicaSet of its newest revision: the one whose revision annotation equals the
+    Deployment's (the controller stamps both with the same number)."""
+    if not is_observed(deployment):
+        return None
+    revision = annotations(deployment).get(REVISION_ANNOTATION)
+    if revision is None:
+        return None
+    return next((rs for rs in controlled_by(deployment, replicasets)
+                 if annotations(rs).get(REVISION_ANNOTATION) == revision), None)
+
+
+def deployment_pods(deployment: dict, replicasets: Iterable[dict], pods: Iterable[dict]) -> list[dict]:
+    """Deployment → the ReplicaSet of the newest revision → its Pods with that pod-template-hash."""
+    rs = current_replicaset(deployment, replicasets)
+    if rs is None:
+        return []
+    template_hash = labels(rs).get("pod-template-hash")
+    return [pod for pod in controlled_by(rs, pods)
+            if template_hash is None or labels(pod).get("pod-template-hash") == template_hash]
+
+
+def _current(obj: dict, related: Related) -> list[dict]:
+    rs = current_replicaset(obj, related.owned(Stream.REPLICASETS, meta(obj).get("namespace") or "", uid(obj)))
+    return [rs] if rs is not None else []
+
+
+def _pods(obj: dict, related: Related) -> list[dict]:
+    namespace = meta(obj).get("namespace") or ""
+    replicasets = related.owned(Stream.REPLICASETS, namespace, uid(obj))
+    rs = current_replicaset(obj, replicasets)
+    return deployment_pods(obj, replicasets, related.owned(Stream.PODS, namespace, uid(rs))) if rs else []
+
+
+def _problems(obj: dict, related: Related) -> list[Problem]:
+    """The current ReplicaSet's ReplicaFailure: the controller cannot create its Pods (quota, admission)."""
+    return [problem for rs in _current(obj, related) for problem in replicaset_problems(rs)]
+
+
+def _progress(obj: dict) -> tuple[int | None, int | None]:
+    return common.count(common.status(obj), "readyReplicas"), common.desired_replicas(obj)
+
+
+PROFILE = KindProfile(evaluate, streams=(Stream.REPLICASETS, Stream.PODS), current_pods=_pods, current_related=_current,
+                      replicas=common.desired_replicas, progress=_progress, object_problems=_problems, tracked=always)

@@ -5,6 +5,8 @@ there is nothing else to wait for (ConfigMap, Secret, CronJob, …)."""
 from __future__ import annotations
 
 from kubedog_ci.rules import common
+from kubedog_ci.rules.problems import Problem, custom_problems
+from kubedog_ci.rules.profile import KindProfile, Related
 from kubedog_ci.rules.verdict import Verdict, progressing, ready
 
 
@@ -27,3 +29,12 @@ def _ready_condition(obj: dict) -> Verdict:
     detail = common.explain(entry)
     return progressing(entry.get("reason") or "NotReady",
                        f"Waiting for {subject} to be ready" + (f": {detail}" if detail else "..."))
+
+
+def _problems(obj: dict, related: Related) -> list[Problem]:
+    """Ready=False with a failure reason: a live-only sign, since one snapshot cannot tell a retry from a verdict."""
+    return custom_problems(obj, "")
+
+
+PROFILE = KindProfile(evaluate, object_problems=_problems)
+"""Kinds without a profile of their own: custom resources above all."""

@@ -4,6 +4,7 @@ ingress controllers never publish `status.loadBalancer` (Argo's wait for it woul
 from __future__ import annotations
 
 from kubedog_ci.rules import common
+from kubedog_ci.rules.profile import KindProfile
 from kubedog_ci.rules.verdict import Verdict, ready
 
 
@@ -15,3 +16,6 @@ def _published(obj: dict) -> Verdict:
     addresses = ", ".join(common.addresses(common.load_balancer_ingress(obj)))
     where = f" at {addresses}" if addresses else " (its address is not waited for)"
     return ready("Ready", f"{common.subject(obj)} is ready{where}")
+
+
+PROFILE = KindProfile(evaluate)

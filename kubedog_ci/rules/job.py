@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from kubedog_ci.rules import common
+from kubedog_ci.rules.objects import JOB_UID_LABELS, labels, meta, oldest_first, uid
+from kubedog_ci.rules.profile import KindProfile, Related, Stream, always
 from kubedog_ci.rules.verdict import Verdict, failed, progressing, ready
 
 
@@ -39,3 +43,27 @@ def _counts(obj: dict) -> str:
     succeeded = common.count(status, "succeeded")
     done = f"{succeeded} of {completions} succeeded" if completions is not None else f"{succeeded} succeeded"
     return f"{common.count(status, 'active')} active, {done}, {common.count(status, 'failed')} failed"
+
+
+def job_pods(job: dict, pods: Iterable[dict]) -> list[dict]:
+    """Pods labelled with the Job's uid: the Job controller's own selector, adoption or not."""
+    job_uid = uid(job)
+    return oldest_first(pod for pod in pods if any(labels(pod).get(label) == job_uid for label in JOB_UID_LABELS))
+
+
+def _pods(obj: dict, related: Related) -> list[dict]:
+    return job_pods(obj, related.owned(Stream.PODS, meta(obj).get("namespace") or "", uid(obj)))
+
+
+def _parallelism(obj: dict) -> int:
+    value = common.spec(obj).get("parallelism")
+    return 1 if value is None else int(value)
+
+
+def _progress(obj: dict) -> tuple[int | None, int | None]:
+    """Succeeded of completions."""
+    return common.count(common.status(obj), "succeeded"), int(common.spec(obj).get("completions") or 1)
+
+
+PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), current_pods=_pods, replicas=_parallelism, progress=_progress,
+                      controller_counts_pod_failures=True, pods_end_with_verdict=True, tracked=always)

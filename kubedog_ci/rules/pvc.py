@@ -4,6 +4,7 @@ failed (Argo's Degraded: the volume is gone and will not come back), where kstat
 from __future__ import annotations
 
 from kubedog_ci.rules import common
+from kubedog_ci.rules.profile import KindProfile, always
 from kubedog_ci.rules.verdict import Verdict, failed, progressing, ready
 
 
@@ -21,3 +22,6 @@ def _phase(obj: dict) -> Verdict:
         return failed("ClaimLost", f"{subject} lost its volume" + (f" {volume}" if volume else "")
                       + ": the PersistentVolume no longer exists")
     return progressing(phase, f"Waiting for {subject} to be bound (phase {phase})...")
+
+
+PROFILE = KindProfile(evaluate, tracked=always)

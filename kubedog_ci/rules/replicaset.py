@@ -4,6 +4,9 @@ counter rule, with `ReplicaFailure=True` kept progressing as kstatus does."""
 from __future__ import annotations
 
 from kubedog_ci.rules import common
+from kubedog_ci.rules.objects import controlled_by, meta, uid
+from kubedog_ci.rules.problems import Problem, replicaset_problems
+from kubedog_ci.rules.profile import KindProfile, Related, Stream, always
 from kubedog_ci.rules.verdict import Verdict, progressing, ready
 
 
@@ -29,3 +32,19 @@ def _replicas(obj: dict) -> Verdict:
     if total > replicas:
         return progressing("ExtraPods", f"{waiting} {total - replicas} extra replicas are pending termination...")
     return ready("ReplicasReady", f"{subject} has {replicas} of {replicas} replicas available")
+
+
+def _pods(obj: dict, related: Related) -> list[dict]:
+    return controlled_by(obj, related.owned(Stream.PODS, meta(obj).get("namespace") or "", uid(obj)))
+
+
+def _problems(obj: dict, related: Related) -> list[Problem]:
+    return replicaset_problems(obj)
+
+
+def _progress(obj: dict) -> tuple[int | None, int | None]:
+    return common.count(common.status(obj), "readyReplicas"), common.desired_replicas(obj)
+
+
+PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), current_pods=_pods, replicas=common.desired_replicas,
+                      progress=_progress, object_problems=_problems, tracked=always)

@@ -4,6 +4,7 @@ kstatus checks only clusterIP, which the API server always allocates); other typ
 from __future__ import annotations
 
 from kubedog_ci.rules import common
+from kubedog_ci.rules.profile import KindProfile
 from kubedog_ci.rules.verdict import Verdict, progressing, ready
 
 
@@ -22,3 +23,11 @@ def _load_balancer(obj: dict) -> Verdict:
         shown = ", ".join(common.addresses(ingress) or spec.get("externalIPs") or [])
         return ready("LoadBalancerReady", f"{subject} has its load balancer" + (f" at {shown}" if shown else ""))
     return progressing("NoLoadBalancerIngress", f"Waiting for {subject} to be assigned a load balancer ingress...")
+
+
+def _tracked(obj: dict) -> bool:
+    """Only a LoadBalancer has a state to reach (its ingress); other Services are done once applied."""
+    return common.spec(obj).get("type") == "LoadBalancer"
+
+
+PROFILE = KindProfile(evaluate, tracked=_tracked)

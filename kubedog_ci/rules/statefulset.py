@@ -3,7 +3,11 @@ readiness and partitions, Helm's revision check for the end of a full rollout, A
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from kubedog_ci.rules import common
+from kubedog_ci.rules.objects import REVISION_HASH_LABEL, controlled_by, is_observed, labels, meta, uid
+from kubedog_ci.rules.profile import KindProfile, Related, Stream, always
 from kubedog_ci.rules.verdict import Verdict, progressing, ready
 
 
@@ -52,3 +56,24 @@ def _rollout(obj: dict) -> Verdict:
                            f"{at_revision} pods at revision {update_revision}...")
     return ready("RolloutComplete", f"statefulset rolling update complete {at_revision} pods at revision "
                  f"{current_revision}...")
+
+
+
+def statefulset_pods(sts: dict, pods: Iterable[dict]) -> list[dict]:
+    """Pods whose controller-revision-hash is status.updateRevision (with a partition, only those updated)."""
+    revision = common.status(sts).get("updateRevision")
+    if not revision or not is_observed(sts):
+        return []
+    return [pod for pod in controlled_by(sts, pods) if labels(pod).get(REVISION_HASH_LABEL) == revision]
+
+
+def _pods(obj: dict, related: Related) -> list[dict]:
+    return statefulset_pods(obj, related.owned(Stream.PODS, meta(obj).get("namespace") or "", uid(obj)))
+
+
+def _progress(obj: dict) -> tuple[int | None, int | None]:
+    return common.count(common.status(obj), "readyReplicas"), common.desired_replicas(obj)
+
+
+PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), current_pods=_pods, replicas=common.desired_replicas,
+                      progress=_progress, own_events_are_signs=True, tracked=always)

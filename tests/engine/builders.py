@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kubedog_ci.engine.problems import Problem
 from kubedog_ci.reasons import classify
+from kubedog_ci.rules.problems import Problem
 
 NS = "prod"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kubedog_ci.engine.budget import Budget
-from kubedog_ci.engine.problems import EVENT, STATUS
+from kubedog_ci.rules.problems import EVENT, STATUS
 from tests.engine.builders import problem
 
 CRASH = dict(reason="Error", where="terminated", message="exited with code 3")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubedog_ci.engine.problems import (
+from kubedog_ci.rules.problems import (
     custom_problems,
     event_problem,
     pod_problems,

@@ -1,6 +1,6 @@
-"""Per-target settings (kubedog_ci.engine.settings) as the consumer honours them: budget, no-activity timeout,
+"""Per-target settings (kubedog_ci.engine.settings) as the tracker honours them: budget, no-activity timeout,
 log following and filtering, fail modes, blocking. Driven through the Tracker with the fake producers of
-test_consumer: the test puts on the queue what watchers and log followers would."""
+test_tracker: the test puts on the queue what watchers and log followers would."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from collections.abc import Callable
 
 import pytest
 
-from kubedog_ci.engine.events import Event, LogLines, ObjectEvent, Synced
 from kubedog_ci.engine.outcome import Outcome, TargetResult
 from kubedog_ci.engine.settings import DEFAULT, FailMode, TargetSettings
-from kubedog_ci.engine.state import EVENTS, PODS, REPLICASETS
+from kubedog_ci.engine.state import EVENTS, RELATED_TYPES
 from kubedog_ci.engine.target import Target
+from kubedog_ci.kube.messages import LogLines, Message, ObjectEvent, Synced
 from kubedog_ci.output.terminal import TerminalSink
-from kubedog_ci.rules import State
+from kubedog_ci.rules import State, Stream
 from tests.engine.builders import NS, event, exited, obj, pod, running, terminated, waiting
-from tests.engine.test_consumer import (
+from tests.engine.test_tracker import (
     DEPLOYMENTS,
     JOBS,
     NEW_RS,
@@ -30,6 +30,8 @@ from tests.engine.test_consumer import (
     deployment,
     web_pod,
 )
+
+PODS, REPLICASETS = RELATED_TYPES[Stream.PODS], RELATED_TYPES[Stream.REPLICASETS]
 
 API = Target(DEPLOYMENTS, NS, "api")
 HOPE = TargetSettings(fail_mode=FailMode.HOPE)
@@ -59,7 +61,7 @@ def api(stuck: bool = False) -> dict:
                status={"observedGeneration": 1, "conditions": conditions})
 
 
-def run(harness: Harness, *items: Event) -> Outcome:
+def run(harness: Harness, *items: Message) -> Outcome:
     """A whole run over `items`; the clock moves at every reading, or the final log drain would wait forever."""
     harness.clock.step = harness.clock.step or 0.05
     for item in items:

@@ -1,10 +1,12 @@
-"""Which Pods belong to a workload's current revision (the ones judged and whose logs are followed)."""
+"""Which Pods belong to a workload's current revision (the ones judged and whose logs are followed), as the kind
+profiles find them in the engine's View; and the replicas that multiply the failure budget."""
 
 from __future__ import annotations
 
 import pytest
 
-from kubedog_ci.engine.state import CONTROLLER_REVISIONS, PODS, REPLICASETS, View, current_pods, replicas
+from kubedog_ci.engine.state import View
+from kubedog_ci.rules import Stream, profile_for
 from tests.engine.builders import obj, owner_ref, pod
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -75,13 +77,25 @@ LONE_POD = pod("lone", "uid-lone")
 SERVICE = obj("v1", "Service", "web", "svc-1")
 
 
-RESOURCES = {"Pod": PODS, "ReplicaSet": REPLICASETS, "ControllerRevision": CONTROLLER_REVISIONS}
+STREAMS = {"Pod": Stream.PODS, "ReplicaSet": Stream.REPLICASETS, "ControllerRevision": Stream.CONTROLLER_REVISIONS}
+
+
+def _profile(target: dict):
+    return profile_for(target["apiVersion"].rpartition("/")[0], target["kind"])
+
+
+def current_pods(target: dict, related: View) -> list[dict]:
+    return _profile(target).current_pods(target, related)
+
+
+def replicas(target: dict) -> int:
+    return _profile(target).replicas(target)
 
 
 def view(*objects: dict) -> View:
     found = View()
     for item in objects:
-        found.apply(RESOURCES[item["kind"]], "ADDED", item)
+        found.apply(STREAMS[item["kind"]], "ADDED", item)
     return found
 
 
@@ -116,7 +130,7 @@ def test_pods_of_other_namespaces_are_not_current() -> None:
 
 def test_deleted_pods_leave_the_view() -> None:
     found = view(*RSS, *RS_PODS)
-    found.apply(PODS, "DELETED", RS_PODS[1])
+    found.apply(Stream.PODS, "DELETED", RS_PODS[1])
     assert [p["metadata"]["name"] for p in current_pods(deployment(), found)] == ["web-bbb-2"]
 
 

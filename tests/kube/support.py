@@ -12,8 +12,8 @@ from typing import NamedTuple
 
 from kubernetes import client
 
-from kubedog_ci.engine.events import ApiNote, Event, LogEnded, LogLines, ObjectEvent, Synced, WatchFailed
 from kubedog_ci.kube.discovery import Resource
+from kubedog_ci.kube.messages import ApiNote, LogEnded, LogLines, Message, ObjectEvent, Synced, WatchFailed
 from tests.support import wait_until
 
 CONFIGMAPS = Resource("", "v1", "configmaps", "configmap", "ConfigMap", True, ("cm",))
@@ -40,10 +40,10 @@ class Collector:
 
     def __init__(self) -> None:
         self.queue: queue.Queue = queue.Queue()
-        self.items: list[Event] = []
+        self.items: list[Message] = []
         self.notes: list[ApiNote] = []
 
-    def pull(self) -> list[Event]:
+    def pull(self) -> list[Message]:
         while True:
             try:
                 item = self.queue.get_nowait()
@@ -51,7 +51,7 @@ class Collector:
                 return self.items
             (self.notes if isinstance(item, ApiNote) else self.items).append(item)
 
-    def until(self, predicate: Callable[[list[Event]], object], timeout: float = 10.0,
+    def until(self, predicate: Callable[[list[Message]], object], timeout: float = 10.0,
               message: str = "events") -> object:
         return wait_until(lambda: predicate(self.pull()), timeout=timeout, message=message)
 

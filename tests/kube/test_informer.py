@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from kubedog_ci.engine.events import ObjectEvent, Synced, WatchFailed
 from kubedog_ci.kube.informer import Informer
+from kubedog_ci.kube.messages import ObjectEvent, Synced, WatchFailed
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import DenyRule, Faults
 from tests.kube.support import (

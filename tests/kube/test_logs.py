@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from kubedog_ci.engine.events import LogEnded
 from kubedog_ci.kube.logs import LogFollower, parse_timestamp_ns
+from kubedog_ci.kube.messages import LogEnded
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import DenyRule, Faults
 from tests.kube.support import STOP_WITHIN, Collector

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 import urllib3
 
-from kubedog_ci.engine.events import LogLines
+from kubedog_ci.kube.http import ApiError, Backoff, GiveUp, Requester, describe_error, resource_phrase
 from kubedog_ci.kube.logs import LogFollower, _stamp_ns, parse_timestamp_ns, view_of
-from kubedog_ci.kube.retry import ApiError, Backoff, GiveUp, Requester, describe_error, resource_phrase
+from kubedog_ci.kube.messages import LogLines
 from tests.kube.support import Collector, api_client_for
 
 

@@ -19,9 +19,10 @@ from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, St
 from kubedog_ci.engine.target import Target
 from kubedog_ci.kube.connect import connect
 from kubedog_ci.kube.discovery import Resource
-from kubedog_ci.output.redact import SECRETS, RedactingSink, Redactor
+from kubedog_ci.output.redact import RedactingSink
 from kubedog_ci.output.text import clean
 from kubedog_ci.rules import State
+from kubedog_ci.secrets import SECRETS, Redactor
 
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",))
 WEB = Target(DEPLOYMENTS, "default", "web")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kubedog_ci.rules import RULES, State, Verdict, crd, deployment, evaluate, generic, ingress, job, pod
+from kubedog_ci.rules import PROFILES, State, Verdict, crd, deployment, evaluate, generic, ingress, job, pod
 from tests.rules.builders import resource
 
 
@@ -21,7 +21,7 @@ from tests.rules.builders import resource
     ("apiextensions.k8s.io/v1beta1", "CustomResourceDefinition", crd.evaluate),
 ])
 def test_known_kinds_have_their_rule(api_version: str, kind: str, rule: object) -> None:
-    assert RULES[(api_version.rpartition("/")[0], kind)] is rule
+    assert PROFILES[(api_version.rpartition("/")[0], kind)].evaluate is rule
 
 
 def test_a_kind_is_matched_with_its_group() -> None:

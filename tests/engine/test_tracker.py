@@ -1,5 +1,5 @@
-"""The consumer, driven by hand: the test puts on the queue what watchers and log followers would, and reads
-what the consumer asked for (watches, followers, log tails) and told its sink. No cluster, no threads."""
+"""The tracker, driven by hand: the test puts on the queue what watchers and log followers would, and reads
+what the tracker asked for (watches, followers, log tails) and told its sink. No cluster, no threads."""
 
 from __future__ import annotations
 
@@ -9,25 +9,27 @@ from concurrent.futures import Future
 
 import pytest
 
-from kubedog_ci.engine.consumer import Interrupt, Tracker
-from kubedog_ci.engine.events import (
-    Event,
+from kubedog_ci.engine.outcome import Diagnosis, Options, Outcome
+from kubedog_ci.engine.settings import TargetSettings
+from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
+from kubedog_ci.engine.state import EVENTS, RELATED_TYPES
+from kubedog_ci.engine.target import Target, TargetKey
+from kubedog_ci.engine.tracker import Interrupt, Tracker
+from kubedog_ci.kube.discovery import Resource
+from kubedog_ci.kube.messages import (
     LogAttached,
     LogEnded,
     LogInstanceRead,
     LogLines,
+    Message,
     ObjectEvent,
     Synced,
     WatchFailed,
 )
-from kubedog_ci.engine.outcome import Diagnosis, Options, Outcome
-from kubedog_ci.engine.settings import TargetSettings
-from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
-from kubedog_ci.engine.state import EVENTS, PODS, REPLICASETS
-from kubedog_ci.engine.target import Target, TargetKey
-from kubedog_ci.kube.discovery import Resource
-from kubedog_ci.rules import State
+from kubedog_ci.rules import State, Stream
 from tests.engine.builders import NS, event, exited, obj, owner_ref, pod, running, terminated, waiting
+
+PODS, REPLICASETS = RELATED_TYPES[Stream.PODS], RELATED_TYPES[Stream.REPLICASETS]
 
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",))
 JOBS = Resource("batch", "v1", "jobs", "job", "Job", True)
@@ -36,7 +38,7 @@ NOT_FOUND = 'Back-off pulling image "r/api:v2": not found'
 
 
 class FakeProducers:
-    """Records what the consumer starts; the test feeds the queue."""
+    """Records what the tracker starts; the test feeds the queue."""
 
     def __init__(self, tail: list[str] | None = None) -> None:
         self.queue: queue.Queue = queue.Queue()
@@ -439,7 +441,7 @@ def test_an_interrupt_ends_the_run_with_its_signal() -> None:
     assert outcome.stopped_by == 2 and not outcome.timed_out
 
 
-def later(harness: Harness, *items: Event) -> None:
+def later(harness: Harness, *items: Message) -> None:
     """Put `items` on the queue 0.2 s from now, as producers still busy when the verdict comes would."""
     threading.Timer(0.2, lambda: [harness.producers.queue.put(item) for item in items]).start()
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from kubedog_ci.kube.connect import Cluster
 from kubedog_ci.kube.discovery import Resource, UnknownResource, discover, resolve
-from kubedog_ci.kube.retry import ApiError
+from kubedog_ci.kube.http import ApiError
 
 
 @dataclass(frozen=True)

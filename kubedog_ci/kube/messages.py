@@ -1,4 +1,5 @@
-"""What flows through the engine's queue: everything the producer threads saw, nothing they decided.
+"""The messages the producer threads (informers, log followers) put on the engine's queue: everything they saw,
+nothing they decided.
 
 Watcher threads put ObjectEvent / Synced / WatchFailed, log readers put LogLines / LogAttached / LogInstanceRead /
 LogEnded; the single consumer reads them in order and owns all state. Keeping producers to "report what happened"
@@ -93,4 +94,4 @@ class ApiNote:
     message: str
 
 
-Event = ObjectEvent | Synced | WatchFailed | LogLines | LogAttached | LogInstanceRead | LogEnded | ApiNote
+Message = ObjectEvent | Synced | WatchFailed | LogLines | LogAttached | LogInstanceRead | LogEnded | ApiNote

@@ -14,8 +14,9 @@ import re
 import signal
 from dataclasses import dataclass
 
-from kubedog_ci.engine.objects import meta, uid
 from kubedog_ci.reasons import Classification, ReasonClass, classify
+from kubedog_ci.rules.common import is_current
+from kubedog_ci.rules.objects import container_statuses, meta, uid
 
 ProblemKey = tuple[str, str, str]
 """(object uid, container name or "", instance): one container run, or one object-level condition."""
@@ -65,7 +66,7 @@ class Problem:
 
     @property
     def severity(self) -> int:
-        """Lower is worse: the order in which a diagnosis prefers culprits."""
+        """Lower is worse: the order in which a diagnosis prefers root causes."""
         return {ReasonClass.FATAL: 0, ReasonClass.FAILURE: 1, ReasonClass.CAPACITY: 2}.get(
             self.classification.cls, 3)
 
@@ -84,12 +85,6 @@ def instance_id(entry: dict) -> str:
         if part:
             return part.get("containerID") or entry.get("containerID") or part.get("startedAt") or ""
     return f"new:{entry.get('restartCount') or 0}"
-
-
-def _containers(pod: dict) -> list[dict]:
-    """Init containers first: when one fails, it is the root cause of whatever the app containers show."""
-    status = pod.get("status") or {}
-    return [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
 
 
 def _signal_of(terminated: dict) -> int | None:
@@ -156,7 +151,7 @@ def pod_problems(pod: dict, *, job_pod: bool = False) -> list[Problem]:
             found.append(Problem((uid(pod), "", "scheduling"), subject, condition["reason"],
                                  condition.get("message") or "", where,
                                  classify(where, condition["reason"], condition.get("message") or ""), pod=name))
-    for entry in _containers(pod):
+    for entry in container_statuses(pod):
         for problem in _container_problems(pod, entry):
             if job_pod and (problem.where != "waiting" or problem.reason in JOB_WAITING_EXCLUDED):
                 continue
@@ -181,9 +176,8 @@ def custom_problems(obj: dict, subject: str) -> list[Problem]:
     for condition in (obj.get("status") or {}).get("conditions") or []:
         if condition.get("type") != "Ready" or condition.get("status") != "False":
             continue
-        seen, generation = condition.get("observedGeneration"), meta(obj).get("generation")
         reason = condition.get("reason") or ""
-        if _FAILURE_REASON.search(reason) and (seen is None or generation is None or seen >= generation):
+        if _FAILURE_REASON.search(reason) and is_current(obj, condition):
             return [Problem((uid(obj), "", "ready"), subject, reason, condition.get("message") or "",
                             "condition:Ready", CUSTOM_FAILURE)]
     return []
@@ -219,7 +213,7 @@ def event_problem(event: dict, subject: str, involved: dict | None, *, job_pod: 
         container = match.group(1)
     instance = f"event:{reason}"
     if is_pod and involved is not None and container:
-        entry = next((e for e in _containers(involved) if e.get("name") == container), None)
+        entry = next((e for e in container_statuses(involved) if e.get("name") == container), None)
         instance = instance_id(entry) if entry else "new:0"
         if reason == "Unhealthy" and message.startswith("Readiness"):
             grace = readiness_grace(involved, container)

@@ -1,15 +1,17 @@
-"""RESOURCE arguments and manifest objects turned into live objects, for the commands that read the cluster."""
+"""The cluster flags every command that reads the cluster shares, and RESOURCE arguments and manifest objects
+turned into live objects."""
 
 from __future__ import annotations
 
 import argparse
 from typing import TYPE_CHECKING
 
-from kubedog_ci.cli.errors import UsageError
 from kubedog_ci.durations import parse_duration
+from kubedog_ci.errors import InputError
 
 if TYPE_CHECKING:
-    from kubedog_ci.kube.targets import Fetched
+    from kubedog_ci.kube.connect import Cluster
+    from kubedog_ci.kube.fetch import Fetched, Ref
 
 
 def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
@@ -27,9 +29,9 @@ def api_timeout(args: argparse.Namespace) -> float:
     try:
         seconds = parse_duration(args.api_timeout)
     except ValueError as err:
-        raise UsageError(f"--api-timeout: {err}") from err
+        raise InputError(f"--api-timeout: {err}") from err
     if seconds <= 0:
-        raise UsageError(f"--api-timeout must be greater than 0, got {args.api_timeout}")
+        raise InputError(f"--api-timeout must be greater than 0, got {args.api_timeout}")
     return seconds
 
 
@@ -42,27 +44,39 @@ def parse_resource_args(words: list[str]) -> list[tuple[str, str]]:
         if "/" in word:
             kind, _, name = word.partition("/")
             if not kind or not name or "/" in name:
-                raise UsageError(f'"{word}" is not KIND/NAME (e.g. deploy/web)')
+                raise InputError(f'"{word}" is not KIND/NAME (e.g. deploy/web)')
             pairs.append((kind, name))
             index += 1
         elif index + 1 < len(words) and "/" not in words[index + 1]:
             pairs.append((word, words[index + 1]))
             index += 2
         else:
-            raise UsageError(f'"{word}" names a kind without an object: use KIND/NAME (e.g. deploy/web) or KIND NAME')
+            raise InputError(f'"{word}" names a kind without an object: use KIND/NAME (e.g. deploy/web) or KIND NAME')
     return pairs
 
 
-def fetch_named(args: argparse.Namespace, manifest_objects: list[dict]) -> list[Fetched]:
-    """The live objects named by RESOURCE arguments and manifests, in that order."""
-    from kubedog_ci.kube.connect import connect
-    from kubedog_ci.kube.targets import Ref, UnknownType, fetch
+def connect(args: argparse.Namespace) -> Cluster:
+    """The cluster the flags name (--kubeconfig, --context, --api-timeout)."""
+    from kubedog_ci.kube.connect import connect as connect_cluster
+
+    return connect_cluster(args.kubeconfig, args.context, api_timeout(args))
+
+
+def named_refs(args: argparse.Namespace, manifest_objects: list[dict]) -> list[Ref]:
+    """The objects named by RESOURCE arguments and then by manifests, in that order (checked before the cluster
+    is contacted)."""
+    from kubedog_ci.kube.fetch import Ref
 
     refs = [Ref(kind, name, args.namespace) for kind, name in parse_resource_args(args.resources)]
-    refs += [Ref(obj["kind"], obj["metadata"]["name"], args.namespace or obj["metadata"].get("namespace"),
-                 obj["apiVersion"]) for obj in manifest_objects]
-    cluster = connect(args.kubeconfig, args.context, api_timeout(args))
+    return refs + [Ref(obj["kind"], obj["metadata"]["name"], args.namespace or obj["metadata"].get("namespace"),
+                       obj["apiVersion"]) for obj in manifest_objects]
+
+
+def fetch_named(args: argparse.Namespace, cluster: Cluster, refs: list[Ref]) -> list[Fetched]:
+    """The live objects `refs` name, in order; missing ones too."""
+    from kubedog_ci.kube.fetch import UnknownType, fetch
+
     try:
         return fetch(cluster, refs, args.namespace or cluster.namespace)
     except UnknownType as err:
-        raise UsageError(str(err)) from err
+        raise InputError(str(err)) from err

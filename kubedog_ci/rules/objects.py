@@ -1,0 +1,67 @@
+"""Small accessors for Kubernetes objects as the API serves them (dicts), shared by the rules and the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+REVISION_HASH_LABEL = "controller-revision-hash"
+"""The StatefulSet and DaemonSet controllers' label naming a Pod's ControllerRevision."""
+JOB_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
+"""The Job controller's label on its Pods; the unprefixed one is what clusters before 1.27 set."""
+
+
+def meta(obj: dict) -> dict:
+    return obj.get("metadata") or {}
+
+
+def uid(obj: dict) -> str:
+    return meta(obj).get("uid") or ""
+
+
+def labels(obj: dict) -> dict:
+    return meta(obj).get("labels") or {}
+
+
+def annotations(obj: dict) -> dict:
+    return meta(obj).get("annotations") or {}
+
+
+def controller_uid(obj: dict) -> str | None:
+    """The uid of the object's controlling owner (ownerReferences with controller: true), if any."""
+    return next((ref.get("uid") for ref in meta(obj).get("ownerReferences") or [] if ref.get("controller")), None)
+
+
+def is_observed(obj: dict) -> bool:
+    """True when the controller's status describes the object's latest spec (observedGeneration caught up)."""
+    observed = (obj.get("status") or {}).get("observedGeneration")
+    generation = meta(obj).get("generation")
+    return generation is None or (observed is not None and observed >= generation)
+
+
+def is_pod_ready(pod: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def container_statuses(pod: dict) -> list[dict]:
+    """The Pod's container statuses, init containers first: when one fails, it is the root cause of whatever the
+    app containers show, and it is the one that started first."""
+    status = pod.get("status") or {}
+    return [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
+
+
+def oldest_first(objects: Iterable[dict]) -> list[dict]:
+    """By creation time, then name: a stable order for output and for the search of a failure's root cause."""
+    return sorted(objects, key=lambda obj: (meta(obj).get("creationTimestamp") or "", meta(obj).get("name") or ""))
+
+
+def controlled_by(owner: dict, objects: Iterable[dict]) -> list[dict]:
+    """The objects `owner` controls, oldest first."""
+    return oldest_first(obj for obj in objects if controller_uid(obj) == uid(owner))
+
+
+def owner_uids(obj: dict) -> set[str]:
+    """Whose the object is: its controlling owner, and the Job its labels name (a Job's Pods carry its uid even
+    when adopted)."""
+    found = {controller_uid(obj), *(labels(obj).get(label) for label in JOB_UID_LABELS)}
+    return {owner for owner in found if owner}

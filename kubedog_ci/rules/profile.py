@@ -1,0 +1,91 @@
+"""A kind profile: everything the engine knows about one kind, so the engine never compares a kind's name.
+
+Each `rules/<kind>.py` exports `PROFILE`; `rules.PROFILES` maps (API group, kind) to it, and a kind without one
+gets the generic profile (custom resources). The functions are pure: the engine hands them the object and, for
+what a kind judges from related objects, a `Related` lookup over what its watchers reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from kubedog_ci.rules.problems import Problem, pod_problems
+from kubedog_ci.rules.verdict import Verdict
+
+
+class Stream(StrEnum):
+    """A related type the engine watches beside a target (Events are watched for every namespaced target, and
+    the logs of current Pods are followed for every kind with Pods)."""
+
+    PODS = "pods"
+    REPLICASETS = "replicasets"
+    CONTROLLER_REVISIONS = "controllerrevisions"
+
+
+class Related(Protocol):
+    """The objects of the related types, as last reported, looked up by owner."""
+
+    def owned(self, stream: Stream, namespace: str, owner_uid: str) -> list[dict]:
+        """The objects of `stream` in `namespace` whose controlling owner (or, for Pods, whose Job uid label) is
+        `owner_uid`."""
+        ...
+
+
+def _nothing(obj: dict, related: Related) -> list:
+    return []
+
+
+def _zero(obj: dict) -> int:
+    return 0
+
+
+def _no_counts(obj: dict) -> tuple[int | None, int | None]:
+    return None, None
+
+
+@dataclass(frozen=True)
+class KindProfile:
+    """What the engine asks about a kind. The defaults describe a kind with no Pods and no related objects."""
+
+    evaluate: Callable[[dict], Verdict]
+    """The pure readiness rule on one snapshot (`status --offline` uses it as it is)."""
+    evaluate_live: Callable[[dict], Verdict] | None = None
+    """The rule as the live engine applies it, when it differs (None: `evaluate`): a live view has the failure
+    budget and grace periods to weigh what one snapshot must decide at once."""
+    streams: tuple[Stream, ...] = ()
+    """The related types it is judged from, each watched in the target's namespace."""
+    current_pods: Callable[[dict, Related], list[dict]] = _nothing
+    """The Pods of its current revision, oldest first: the only ones judged and whose logs are followed."""
+    current_related: Callable[[dict, Related], list[dict]] = _nothing
+    """Other related objects of its current revision whose changes and Events concern it (a Deployment's
+    current ReplicaSet)."""
+    replicas: Callable[[dict], int] = _zero
+    """How many Pods it runs at once: the multiplier of its failure budget."""
+    progress: Callable[[dict], tuple[int | None, int | None]] = _no_counts
+    """(ready, desired) for the live status row; (None, None) for a kind without replicas."""
+    object_problems: Callable[[dict, Related], list[Problem]] = _nothing
+    """Live failure signs on the object itself or its current related objects (conditions that come and go)."""
+    controller_counts_pod_failures: bool = False
+    """Its controller counts failed Pods itself (a Job's backoffLimit): Pod exits are left to its conditions, and
+    only what the controller never counts (image pulls, configuration, scheduling) is a sign."""
+    own_events_are_signs: bool = False
+    """Its controller reports a Pod it cannot create (quota, admission) only as a FailedCreate Event on the
+    object itself; other kinds' own Events repeat what their conditions say."""
+    pods_end_with_verdict: bool = False
+    """Its Pods have run to their end once it has a verdict (a Job): the last lines of their logs are waited for."""
+    tracked: Callable[[dict], bool] | None = None
+    """Whether an applied object of this kind has a state to reach; None: the generic rule (it reports conditions,
+    or it is a custom resource)."""
+
+    def live(self, obj: dict) -> Verdict:
+        return (self.evaluate_live or self.evaluate)(obj)
+
+    def pod_problems(self, pod: dict) -> list[Problem]:
+        return pod_problems(pod, job_pod=self.controller_counts_pod_failures)
+
+
+def always(obj: dict) -> bool:
+    return True
