@@ -2,31 +2,43 @@
 
 from __future__ import annotations
 
-import importlib
-
+from kubedog_ci.sim.controllers import (
+    crd,
+    daemonset,
+    deployment,
+    gc,
+    job,
+    kubelet,
+    namespace,
+    quota,
+    replicaset,
+    scheduler,
+    service,
+    statefulset,
+    storage,
+)
 from kubedog_ci.sim.controllers.base import Context, Controller
 
 MODULES = (
-    "namespace",
-    "gc",
-    "crd",
-    "storage",
-    "quota",
-    "service",
-    "deployment",
-    "replicaset",
-    "statefulset",
-    "daemonset",
-    "job",
-    "scheduler",
-    "kubelet",
+    namespace,
+    gc,
+    crd,
+    storage,
+    quota,
+    service,
+    deployment,
+    replicaset,
+    statefulset,
+    daemonset,
+    job,
+    scheduler,
+    kubelet,
 )
 
 
 def build_controllers(ctx: Context) -> list[Controller]:
     """Instantiate every controller of every module, in MODULES order."""
     controllers: list[Controller] = []
-    for name in MODULES:
-        module = importlib.import_module(f"kubedog_ci.sim.controllers.{name}")
+    for module in MODULES:
         controllers.extend(cls(ctx) for cls in module.CONTROLLERS)
     return controllers

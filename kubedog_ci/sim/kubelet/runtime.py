@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kubedog_ci.sim import shell
 from kubedog_ci.sim.config import ANNOTATION_PREFIX, annotation_seconds
-from kubedog_ci.sim.controllers.base import Context
 from kubedog_ci.sim.kubelet import env as envmod
 from kubedog_ci.sim.kubelet import images, probes
 from kubedog_ci.sim.kubelet.backoff import Backoff, go_duration
 from kubedog_ci.sim.kubelet.state import Container, Instance, PodState, ProbeWorker
 from kubedog_ci.sim.loop import rfc3339
+
+if TYPE_CHECKING:  # Host's annotation only: the controllers package imports controllers.kubelet, which imports us
+    from kubedog_ci.sim.controllers.base import Context
 
 PULL_SECONDS = 2.0
 """A first pull of an image on a node, unless the pod's pull-seconds annotation says otherwise."""
