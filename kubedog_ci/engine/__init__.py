@@ -1,1 +1,1 @@
-"""The tracking engine: producers (watchers, log readers) feed one queue; one consumer owns state and decides."""
+"""The tracking engine: producers (watchers, log readers) feed one queue; one loop owns state and decides."""

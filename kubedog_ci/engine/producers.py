@@ -16,7 +16,7 @@ from kubedog_ci.kube.discovery import Resource
 
 
 class Producers(Protocol):
-    """What the consumer may start. Everything started puts its reports on `queue`."""
+    """What the engine may start. Everything started puts its reports on `queue`."""
 
     queue: queue.Queue
 
@@ -27,7 +27,7 @@ class Producers(Protocol):
         """Follow a container's log (across its restarts); setting the returned event stops it."""
 
     def log_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int) -> Future[list[str]]:
-        """The last `lines` lines of a container's log, read off the consumer's thread."""
+        """The last `lines` lines of a container's log, read off the engine's thread."""
 
     def close(self) -> None:
         """Stop everything started; producers are daemon threads, so nothing is joined."""

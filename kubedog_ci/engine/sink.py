@@ -1,6 +1,6 @@
-"""What the consumer tells its output: the records and the Sink interface every output implements.
+"""What the engine tells its output: the records and the Sink interface every output implements.
 
-The consumer calls a sink from its own thread only, in the order things happened, so a sink needs no locking;
+The engine calls a sink from its own thread only, in the order things happened, so a sink needs no locking;
 the records are plain text and numbers, so the terminal, JUnit, JSON-lines and CI annotation sinks need to know
 nothing of Kubernetes objects.
 """

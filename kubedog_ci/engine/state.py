@@ -85,7 +85,7 @@ class View:
 
 @dataclass
 class TargetState:
-    """Everything the consumer keeps about one target: its object, its current-revision Pods, its budget and
+    """Everything the engine keeps about one target: its object, its current-revision Pods, its budget and
     its verdict. `final` once it is ready or failed: a verdict, once given, is not taken back. A fail-mode-hope
     target is the exception: its failures leave it open (`state` failed, `final` False), judged on."""
 

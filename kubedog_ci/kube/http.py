@@ -76,7 +76,7 @@ class GiveUp(Exception):
 
 
 class Stopped(Exception):
-    """The stop event was set: unwind quietly, the consumer asked for it."""
+    """The stop event was set: unwind quietly, the engine asked for it."""
 
 
 class Backoff:

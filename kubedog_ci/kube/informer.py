@@ -1,13 +1,13 @@
 """A list-then-watch producer for one resource type in one namespace (or all): the engine's eyes on objects.
 
-The engine's consumer decides verdicts from the stream of ObjectEvents, so the stream must be exactly what a
+The engine decides verdicts from the stream of ObjectEvents, so the stream must be exactly what a
 reader of the API would conclude, whatever the network does: every object of the initial list (as ADDED) and
 then `Synced`; then every change once, in order. A watch that ends or drops resumes from the last
 resourceVersion seen (bookmarks advance it), so nothing is replayed and nothing skipped. When the server no
 longer holds that history (410 Gone) the informer lists again and emits only the difference from what it had
 already reported, compared by uid and resourceVersion: a Deployment that turned Ready while the watch was away
 is reported in its final state, and nothing unchanged is repeated. Transient failures are retried (see
-kube.retry); 401/403, or an API that stays away past `api_timeout`, end the thread with a `WatchFailed`. Each
+kube.http); 401/403, or an API that stays away past `api_timeout`, end the thread with a `WatchFailed`. Each
 resume and relist is told as an `ApiNote`, which only `-v` shows.
 """
 
@@ -98,7 +98,7 @@ class Informer(threading.Thread):
             return
         except GiveUp as err:
             self.out.put(WatchFailed(self.resource, self.namespace, err.message, err.status))
-        except Exception as err:  # a bug here must not leave the consumer waiting for events that never come
+        except Exception as err:  # a bug here must not leave the engine waiting for events that never come
             if not self.stop.is_set():
                 self.out.put(WatchFailed(self.resource, self.namespace,
                                          f"internal error while watching {self._what}: {err!r}"))

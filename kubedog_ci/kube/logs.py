@@ -163,7 +163,7 @@ class LogFollower(threading.Thread):
             return
         except GiveUp as err:
             self._end(err.message)
-        except Exception as err:  # a bug here must not leave the consumer waiting for a LogEnded
+        except Exception as err:  # a bug here must not leave the engine waiting for a LogEnded
             if not self.stop.is_set():
                 self._end(f"internal error while reading {self._log_what}: {err!r}")
 

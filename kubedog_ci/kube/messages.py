@@ -2,8 +2,8 @@
 nothing they decided.
 
 Watcher threads put ObjectEvent / Synced / WatchFailed, log readers put LogLines / LogAttached / LogInstanceRead /
-LogEnded; the single consumer reads them in order and owns all state. Keeping producers to "report what happened"
-is what lets the consumer be single-threaded and its decisions testable.
+LogEnded; the engine's single loop reads them in order and owns all state. Keeping producers to "report what happened"
+is what lets the engine be single-threaded and its decisions testable.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class WatchFailed:
 @dataclass(frozen=True)
 class LogLines:
     """Complete lines of one container's log, in order, as one read of its stream brought them: one item for
-    many lines, so a chatty container costs the queue and the consumer per read, not per line. `timestamps[i]`
+    many lines, so a chatty container costs the queue and the engine per read, not per line. `timestamps[i]`
     is the kubelet's RFC3339Nano stamp of `texts[i]` (empty for a line without one)."""
 
     namespace: str

@@ -18,7 +18,7 @@ LOG_TAIL_TIMEOUT = 10.0
 
 
 def _event_metadata(event: dict) -> dict:
-    """What is kept of an Event once the consumer has it: the consumer reads each Event once and keeps what it
+    """What is kept of an Event once the engine has it: the engine reads each Event once and keeps what it
     needs, and a busy namespace has tens of thousands of them, so the informer needs only to know it again."""
     meta = event.get("metadata") or {}
     return {"kind": event.get("kind"), "apiVersion": event.get("apiVersion"),
