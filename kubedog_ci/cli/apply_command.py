@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kubedog_ci.cli import exit_codes
@@ -22,10 +23,9 @@ from kubedog_ci.errors import InputError
 if TYPE_CHECKING:
     from kubedog_ci.apply import ApplyResult
     from kubedog_ci.engine.settings import TargetSettings
-    from kubedog_ci.engine.sink import Applied
+    from kubedog_ci.engine.sink import Applied, Sink
     from kubedog_ci.engine.target import Target
     from kubedog_ci.kube.connect import Cluster
-    from kubedog_ci.kube.discovery import Resource
     from kubedog_ci.manifests.reader import Manifest
 
 
@@ -60,6 +60,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from kubedog_ci.apply import Applier
     from kubedog_ci.engine.target import labels
+    from kubedog_ci.kube.discovery import discover
     from kubedog_ci.manifests.order import apply_order
     from kubedog_ci.manifests.reader import ManifestError
     from kubedog_ci.manifests.validate import validate
@@ -75,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
     for manifest in manifests:  # before anything reaches the cluster, whose messages may quote them
         SECRETS.add_secret(manifest.obj)
     cluster = connect(args)
-    resources, namespaces = _cluster_catalog(cluster)
+    resources = discover(cluster)
     try:
-        planned = validate(manifests, resources, namespaces, cluster.namespace, args.namespace)
+        planned = validate(manifests, resources, _namespace_checker(cluster, sink), cluster.namespace, args.namespace)
     except ManifestError as err:
         raise InputError(str(err)) from err
     dry_run = args.dry_run == "server"
@@ -115,13 +116,26 @@ def _read(args: argparse.Namespace) -> tuple[list[Manifest], dict[int, TargetSet
     return manifests, settings
 
 
-def _cluster_catalog(cluster: Cluster) -> tuple[list[Resource], set[str]]:
-    """The served resource types and the existing namespaces, for the checks before apply."""
-    from kubedog_ci.kube.discovery import discover
+def _namespace_checker(cluster: Cluster, sink: Sink) -> Callable[[str], bool]:
+    """Whether a namespace exists, by a get of that namespace alone: a CI account bound to a role in its own
+    namespace may read that namespace but not list the cluster's. Forbidden to read it too, the check is skipped
+    with a notice: a namespace that really is missing then fails the apply with the server's NotFound."""
+    from kubedog_ci.kube.http import ApiError
 
-    resources = discover(cluster)
-    items = cluster.get_json("/api/v1/namespaces", "list", "namespaces").get("items") or []
-    return resources, {item["metadata"]["name"] for item in items}
+    known: dict[str, bool] = {}
+
+    def exists(name: str) -> bool:
+        if name not in known:
+            try:
+                cluster.get_json(f"/api/v1/namespaces/{name}", "get", f'namespace "{name}"', expected={403, 404})
+                known[name] = True
+            except ApiError as err:
+                known[name] = err.status != 404
+                if err.status == 403:
+                    sink.notice(f'cannot get namespace "{name}" (forbidden): not checked before apply')
+        return known[name]
+
+    return exists
 
 
 def _record(applied: ApplyResult) -> Applied:

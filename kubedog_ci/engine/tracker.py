@@ -61,7 +61,7 @@ from kubedog_ci.kube.messages import (
     WatchFailed,
 )
 from kubedog_ci.reasons import ReasonClass
-from kubedog_ci.rules import State, Verdict, problems
+from kubedog_ci.rules import State, Stream, Verdict, problems
 from kubedog_ci.rules.objects import is_pod_ready, meta, uid
 from kubedog_ci.rules.problems import Problem
 
@@ -127,7 +127,8 @@ class Tracker:
         self.failed_run = False
         """A target's failure fails the run (what fail-fast stops at)."""
         self.synced: set[tuple[str, str, str]] = set()
-        """(group, plural, namespace) of the watches whose initial list is in."""
+        """(group, plural, namespace) of the watches whose initial list is in, or that could not be opened (a
+        related type the account may not read): nothing more will come from them, so nobody waits for them."""
         since = None if options.logs_since is None else _rfc3339(self.started_wall - options.logs_since)
         self.logs = LogStreams(producers, sink, clock, max_streams=options.max_log_streams, since=since)
         self.diagnoses = diagnosis.PendingDiagnoses(producers, sink, clock)
@@ -287,6 +288,10 @@ class Tracker:
         resource = item.resource
         self.synced.add((resource.group, resource.plural, item.namespace or ""))
         self.sink.detail(f"listed {_phrase(resource, item.namespace)}")
+        self._judge_listed()
+
+    def _judge_listed(self) -> None:
+        """Judge every open target whose watches have all listed (or failed), or say it is not found yet."""
         for state in self.states.values():
             if state.final or not self._complete(state):
                 continue
@@ -304,8 +309,15 @@ class Tracker:
                         == (resource.group, resource.plural, item.namespace) for s in self.states.values())
         if is_target:
             self.cluster_error = item.message
-        else:
-            self.sink.notice(f"{item.message}; continuing without {resource.plural}")
+            return
+        # A related type the account may not read (or that stayed away): judged without it, from what is left.
+        self.synced.add((resource.group, resource.plural, item.namespace or ""))
+        stream = stream_of(resource) or Stream.EVENTS
+        lost = {f"{state.target.kind}: {state.profile.lost_without(stream)}" for state in self.states.values()
+                if state.target.namespace == (item.namespace or "") and (resource, state.target.namespace) in
+                state.needs()}
+        self.sink.notice(f"{item.message}; continuing without {resource.plural} ({'; '.join(sorted(lost))})")
+        self._judge_listed()
 
     # --- Kubernetes Events ----------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubedog_ci.kube.discovery import Resource
@@ -109,9 +110,11 @@ def crd_resources(manifests: list[Manifest]) -> list[Resource]:
     return resources
 
 
-def validate(manifests: list[Manifest], resources: list[Resource], namespaces: set[str], default_namespace: str,
-             namespace_override: str | None = None) -> list[Planned]:
-    """The input as objects to apply, in input order; raises InvalidInput listing every problem found."""
+def validate(manifests: list[Manifest], resources: list[Resource], namespace_exists: Callable[[str], bool],
+             default_namespace: str, namespace_override: str | None = None) -> list[Planned]:
+    """The input as objects to apply, in input order; raises InvalidInput listing every problem found.
+    `namespace_exists` answers for each namespace the input uses and does not create (a namespaced get each,
+    so a CI account that may not list namespaces can still be checked)."""
     defined = {(r.group, r.version, r.kind): r for r in crd_resources(manifests)}
     served: dict[tuple[str, str], Resource] = {}
     for resource in resources:
@@ -157,7 +160,7 @@ def validate(manifests: list[Manifest], resources: list[Resource], namespaces: s
             continue
         else:
             namespace = namespace_override or written or default_namespace
-            if namespace not in namespaces and namespace not in created:
+            if namespace not in created and not namespace_exists(namespace):
                 problems.append(f'{source}: namespace "{namespace}" of {label} does not exist and is not created by '
                                 "the input")
         key = (group, kind, namespace, name)

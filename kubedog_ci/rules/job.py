@@ -66,4 +66,6 @@ def _progress(obj: dict) -> tuple[int | None, int | None]:
 
 
 PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), current_pods=_pods, replicas=_parallelism, progress=_progress,
-                      controller_counts_pod_failures=True, pods_end_with_verdict=True, tracked=always)
+                      controller_counts_pod_failures=True, pods_end_with_verdict=True, tracked=always,
+                      without={Stream.PODS: "complete or failed from its own conditions (BackoffLimitExceeded); the "
+                               "failed Pod's exit code and an image that cannot be pulled are not seen"})

@@ -7,8 +7,8 @@ what a kind judges from related objects, a `Related` lookup over what its watche
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -17,12 +17,21 @@ from kubedog_ci.rules.verdict import Verdict
 
 
 class Stream(StrEnum):
-    """A related type the engine watches beside a target (Events are watched for every namespaced target, and
-    the logs of current Pods are followed for every kind with Pods)."""
+    """What the engine reads beside a target, each one permission a CI account may lack: the related types a
+    profile asks to be watched, Events (watched for every namespaced target) and container logs (followed for
+    every kind with Pods)."""
 
     PODS = "pods"
     REPLICASETS = "replicasets"
     CONTROLLER_REVISIONS = "controllerrevisions"
+    EVENTS = "events"
+    LOGS = "pods/log"
+
+
+WITHOUT_EVENTS = ("failures are named from status only (no Warning events: quota and admission refusals, failed "
+                  "mounts and probes are not seen)")
+WITHOUT_LOGS = "no container logs, and no last log lines in a diagnosis"
+WITHOUT_PODS = "no container failure is seen: the verdict comes from its own status"
 
 
 class Related(Protocol):
@@ -79,6 +88,14 @@ class KindProfile:
     tracked: Callable[[dict], bool] | None = None
     """Whether an applied object of this kind has a state to reach; None: the generic rule (it reports conditions,
     or it is a custom resource)."""
+    without: Mapping[Stream, str] = field(default_factory=dict)
+    """What it is still judged by without each of its streams (forbidden to a CI account): every verdict still
+    comes, some later or with less evidence. Events and logs have common answers (`lost_without`)."""
+
+    def lost_without(self, stream: Stream) -> str:
+        """What tracking it loses without `stream`."""
+        common = {Stream.EVENTS: WITHOUT_EVENTS, Stream.LOGS: WITHOUT_LOGS}
+        return self.without.get(stream) or common.get(stream) or WITHOUT_PODS
 
     def live(self, obj: dict) -> Verdict:
         return (self.evaluate_live or self.evaluate)(obj)

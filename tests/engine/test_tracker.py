@@ -27,6 +27,7 @@ from kubedog_ci.kube.messages import (
     WatchFailed,
 )
 from kubedog_ci.rules import State, Stream
+from kubedog_ci.rules.profile import WITHOUT_EVENTS
 from tests.engine.builders import NS, event, exited, obj, owner_ref, pod, running, terminated, waiting
 
 PODS, REPLICASETS = RELATED_TYPES[Stream.PODS], RELATED_TYPES[Stream.REPLICASETS]
@@ -394,7 +395,8 @@ def test_a_failed_watch_of_a_target_is_a_cluster_error_and_of_events_a_notice() 
     harness = synced_web()
     harness.tracker.handle(WatchFailed(EVENTS, NS, "forbidden: cannot watch events", 403))
     assert harness.tracker.cluster_error is None
-    assert harness.sink.notices == ["forbidden: cannot watch events; continuing without events"]
+    assert harness.sink.notices == [f"forbidden: cannot watch events; continuing without events (Deployment: "
+                                    f"{WITHOUT_EVENTS})"]
     harness.tracker.handle(WatchFailed(DEPLOYMENTS, NS, "the API server stayed away"))
     assert harness.tracker.cluster_error == "the API server stayed away"
 
@@ -519,3 +521,30 @@ def test_a_finished_jobs_last_lines_are_printed_after_its_verdict() -> None:
     assert [(r.target, r.container, r.text) for r in harness.sink.logs] == [("job/migrate", "main", "migrating"),
                                                                              ("job/migrate", "main", "done")]
     assert harness.sink.notices == []
+
+
+@pytest.mark.parametrize("forbidden", [(PODS,), (REPLICASETS,), (EVENTS,), (PODS, REPLICASETS, EVENTS)],
+                         ids=["pods", "replicasets", "events", "all-three"])
+def test_a_forbidden_related_watch_does_not_hold_back_the_verdict(forbidden: tuple[Resource, ...]) -> None:
+    """What the account may not read counts as listed: the target is judged from what is left, at once."""
+    harness = Harness(WEB)
+    harness.put(DEPLOYMENTS, deployment(ready=True))
+    harness.sync(*(resource for resource in (DEPLOYMENTS, PODS, EVENTS, REPLICASETS) if resource not in forbidden))
+    assert harness.state() is State.PROGRESSING
+    for resource in forbidden:
+        harness.tracker.handle(WatchFailed(resource, NS, f"refused to list {resource.plural}", 403))
+    assert harness.state() is State.READY
+    assert [notice.split(";")[0] for notice in harness.sink.notices] == [
+        f"refused to list {resource.plural}" for resource in forbidden]
+    assert all("(Deployment: " in notice for notice in harness.sink.notices)
+
+
+def test_without_pods_a_deployment_still_fails_on_its_progress_deadline() -> None:
+    harness = Harness(WEB)
+    harness.sync(DEPLOYMENTS, EVENTS, REPLICASETS)
+    harness.tracker.handle(WatchFailed(PODS, NS, "refused to list pods", 403))
+    deadline = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                "message": 'ReplicaSet "web-bbb" has timed out progressing.'}
+    harness.put(DEPLOYMENTS, deployment(conditions=[deadline]))
+    assert harness.state() is State.FAILED
+    assert "continuing without pods (Deployment: ready from its own status" in harness.sink.notices[0]

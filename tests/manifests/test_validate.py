@@ -39,7 +39,7 @@ spec:
 
 
 def check(text: str, override: str | None = None) -> list[Planned]:
-    return validate(list(read_text(text, "in.yaml")), DISCOVERY, NAMESPACES, "default", override)
+    return validate(list(read_text(text, "in.yaml")), DISCOVERY, NAMESPACES.__contains__, "default", override)
 
 
 def obj(api_version: str, kind: str, name: str, namespace: str | None = None) -> str:
