@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -85,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     applier = Applier(cluster, field_manager=args.field_manager, force_conflicts=args.force_conflicts,
                       dry_run=dry_run, api_timeout=options.api_timeout,
                       report=lambda applied: sink.applied(_record(applied)))
-    options = dataclasses.replace(options, origin=time.time())
+    options = dataclasses.replace(options, origin=cluster.now())  # the cluster's clock: see Cluster.now
     applied = applier.apply_all(apply_order(planned))  # raises ApplyError (ApplyRejected) or ClusterError
     if dry_run:
         sink.notice(f"server dry run: the API server accepted all {len(applied)} objects; nothing was changed")

@@ -4,6 +4,7 @@ from those flags, the objects named on the command line, and the tracking run it
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -132,6 +133,8 @@ def track_targets(args: argparse.Namespace, cluster: Cluster, targets: list[Targ
     if sink is None:
         names = labels(targets)
         sink = build_sink(args, {names[key]: source for key, source in (sources or {}).items() if key in names})
+    if options.origin is None:  # Events and logs from now on, by the cluster's clock (Cluster.now)
+        options = dataclasses.replace(options, origin=cluster.now())
     interrupt = Interrupt()
     with _signals(interrupt):
         producers = ClusterProducers(cluster.api, api_timeout=options.api_timeout)

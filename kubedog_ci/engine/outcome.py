@@ -26,9 +26,10 @@ class Options:
     api_timeout: float = 60.0
     """Seconds the API may stay unreachable before a watcher gives up (a cluster error)."""
     origin: float | None = None
-    """Wall-clock time (epoch seconds) the run began, when it began before tracking did (apply-and-track: the
-    start of the apply). Log lines (`logs_since`) and Events are taken from then on, so what the new Pods did
-    between their creation and the start of the watches is not lost. None: when tracking starts."""
+    """When the run began, by the cluster's clock (epoch seconds; the CLI reads it with kube Cluster.now): the
+    start of tracking, or of the apply for apply-and-track. Log lines (`logs_since`) and Events are taken from
+    then on, so what the new Pods did between their creation and the start of the watches is not lost, whatever
+    the runner's own clock says. None: this machine's clock when tracking starts."""
     max_log_streams: int = 50
     """Container logs followed at once; the others wait, in the order they started, for one of them to end."""
     follow: bool = False

@@ -10,9 +10,11 @@ import base64
 import contextlib
 import os
 import threading
+import time
 import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import urllib3
@@ -21,7 +23,7 @@ from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
 from kubedog_ci.errors import ClusterError
-from kubedog_ci.kube.http import DEFAULT_API_TIMEOUT, ApiError, GiveUp, Requester
+from kubedog_ci.kube.http import DEFAULT_API_TIMEOUT, ApiError, GiveUp, Requester, close
 from kubedog_ci.secrets import SECRETS
 
 
@@ -35,6 +37,32 @@ class Cluster:
     namespace: str
     api_timeout: float = DEFAULT_API_TIMEOUT
     """Seconds the API server may fail to answer a request (retried meanwhile) before it counts as unreachable."""
+    _skew: float | None = None
+    """The API server's clock minus this machine's, in seconds, once measured."""
+
+    def now(self) -> float:
+        """The API server's time (epoch seconds), not this machine's: Event timestamps, log timestamps and a log's
+        sinceTime are the cluster's, and a CI runner's clock may be minutes off (a laptop after sleep, an
+        unsynced runner). Measured once from the `Date` header of a request for /version, which every client
+        may read; the header has whole seconds, so the reading errs early by under a second (a log line or an
+        Event of that second may be shown, none is missed). A server that sends no Date: this machine's clock."""
+        if self._skew is None:
+            requests = Requester(self.api, threading.Event(), self.api_timeout)
+            try:
+                response = requests.retrying(lambda: requests.open("/version"), "get", "the server's version")
+            except GiveUp as err:
+                raise ClusterError(err.message) from err
+            except ApiError:  # refused even /version: judge by this machine's clock
+                self._skew = 0.0
+                return time.time()
+            received = time.time()
+            date = response.headers.get("Date")
+            close(response)
+            try:
+                self._skew = parsedate_to_datetime(date).timestamp() - received if date else 0.0
+            except (TypeError, ValueError):
+                self._skew = 0.0
+        return time.time() + self._skew
 
     def get_json(self, path: str, verb: str, what: str, query: dict[str, str] | None = None,
                  expected: Collection[int] = ()) -> dict:
