@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from kubedog_ci.cli import exit_codes
 from kubedog_ci.cli.cluster_args import add_cluster_flags, connect
+from kubedog_ci.cli.permissions import add_flag as add_permissions_flag
 from kubedog_ci.cli.report_flags import build_sink
 from kubedog_ci.cli.tracking import add_output_flags, add_verdict_flags, options_from, track_targets
 from kubedog_ci.errors import InputError
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from kubedog_ci.engine.target import Target
     from kubedog_ci.kube.connect import Cluster
     from kubedog_ci.manifests.reader import Manifest
+    from kubedog_ci.manifests.validate import Planned
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -53,6 +55,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "reject, and stop (nothing is changed)")
     add_verdict_flags(parser)
     add_output_flags(parser)
+    add_permissions_flag(parser)
     parser.set_defaults(run=run)
 
 
@@ -76,10 +79,13 @@ def run(args: argparse.Namespace) -> int:
         SECRETS.add_secret(manifest.obj)
     cluster = connect(args)
     resources = discover(cluster)
+    exists = (lambda namespace: True) if args.check_permissions else _namespace_checker(cluster, sink)
     try:
-        planned = validate(manifests, resources, _namespace_checker(cluster, sink), cluster.namespace, args.namespace)
+        planned = validate(manifests, resources, exists, cluster.namespace, args.namespace)
     except ManifestError as err:
         raise InputError(str(err)) from err
+    if args.check_permissions:
+        return _check_permissions(cluster, planned, settings)
     dry_run = args.dry_run == "server"
     applier = Applier(cluster, field_manager=args.field_manager, force_conflicts=args.force_conflicts,
                       dry_run=dry_run, api_timeout=options.api_timeout,
@@ -98,6 +104,18 @@ def run(args: argparse.Namespace) -> int:
     sources.update({names[target.key]: source for target, _, source in tracked})
     return exit_codes.for_run(track_targets(args, cluster, targets, options,
                                    {target.key: chosen for target, chosen, _ in tracked}, sink=sink))
+
+
+def _check_permissions(cluster: Cluster, planned: list[Planned], settings: dict[int, TargetSettings | None]) -> int:
+    """`--check-permissions`: applying every object, then tracking those that would be tracked."""
+    from kubedog_ci.cli.permissions import apply_needs, check, tracking_needs
+    from kubedog_ci.engine.target import Target
+    from kubedog_ci.rules import is_trackable
+
+    targets = [Target(entry.resource, entry.namespace, entry.name) for entry in planned
+               if settings[id(entry.manifest)] is not None
+               and is_trackable(entry.resource.group, entry.kind, entry.obj)]
+    return check(cluster, apply_needs(planned), tracking_needs(targets))
 
 
 def _read(args: argparse.Namespace) -> tuple[list[Manifest], dict[int, TargetSettings | None]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from kubedog_ci.cli import exit_codes
-from kubedog_ci.cli.tracking import add_target_flags, options_from, run_engine
+from kubedog_ci.cli.tracking import add_target_flags, check_permissions, options_from, run_engine
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -24,4 +24,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_follow(args: argparse.Namespace) -> int:
+    if args.check_permissions:
+        return check_permissions(args)
     return exit_codes.for_follow(run_engine(args, options_from(args, follow=True)))

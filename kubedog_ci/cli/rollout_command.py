@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from kubedog_ci.cli import exit_codes
-from kubedog_ci.cli.tracking import add_target_flags, add_verdict_flags, options_from, run_engine
+from kubedog_ci.cli.tracking import add_target_flags, add_verdict_flags, check_permissions, options_from, run_engine
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -32,4 +32,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_track(args: argparse.Namespace) -> int:
+    if args.check_permissions:
+        return check_permissions(args)
     return exit_codes.for_run(run_engine(args, options_from(args)))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from kubedog_ci.cli import exit_codes
 from kubedog_ci.cli.cluster_args import add_cluster_flags, api_timeout, connect, fetch_named, named_refs
+from kubedog_ci.cli.permissions import add_flag as add_permissions_flag
 from kubedog_ci.cli.report_flags import add_report_flags, build_sink
 from kubedog_ci.durations import parse_duration
 from kubedog_ci.errors import InputError
@@ -37,6 +38,7 @@ def add_target_flags(parser: argparse.ArgumentParser, verb: str) -> None:
                         help=f"{verb} every object of the RESOURCE kinds matching this label selector")
     add_cluster_flags(parser)
     add_output_flags(parser)
+    add_permissions_flag(parser)
 
 
 def add_output_flags(parser: argparse.ArgumentParser) -> None:
@@ -145,16 +147,7 @@ def track_targets(args: argparse.Namespace, cluster: Cluster, targets: list[Targ
 def resolve_targets(args: argparse.Namespace) -> tuple[Cluster, list[Target], dict[TargetKey, str]]:
     """The targets named by RESOURCE arguments, -f manifests, or KINDs with -l, the cluster they live in, and the
     FILE:LINE of the targets read from manifests."""
-    from kubedog_ci.manifests.reader import ManifestError, read_paths
-
-    if not args.resources and not args.filename:
-        raise InputError("name the objects: RESOURCE arguments (e.g. deploy/web), -f FILE, or KIND -l SELECTOR")
-    if args.selector and (args.filename or not args.resources or any("/" in word for word in args.resources)):
-        raise InputError("-l selects objects of the RESOURCE kinds: give kinds only (e.g. deploy -l app=web)")
-    try:
-        manifests = read_paths(args.filename)
-    except ManifestError as err:
-        raise InputError(str(err)) from err
+    manifests = _read_named(args)
     cluster = connect(args)
     sources: dict[TargetKey, str] = {}
     if args.selector:
@@ -164,6 +157,44 @@ def resolve_targets(args: argparse.Namespace) -> tuple[Cluster, list[Target], di
     if not targets:
         raise InputError(f"no objects to track in {', '.join(args.filename)}")
     return cluster, targets, sources
+
+
+def check_permissions(args: argparse.Namespace) -> int:
+    """`--check-permissions`: the permissions tracking the named objects would use (cli.permissions), asked
+    without reading the objects themselves (that is one of the permissions asked about)."""
+    from kubedog_ci.cli.permissions import check, tracking_needs
+    from kubedog_ci.engine.target import Target
+    from kubedog_ci.kube.discovery import UnknownResource, discover, resolve
+    from kubedog_ci.kube.fetch import UnknownType, resolve_ref
+
+    manifests = _read_named(args)
+    cluster = connect(args)
+    resources, namespace = discover(cluster), args.namespace or cluster.namespace
+    try:
+        if args.selector:
+            kinds = [resolve(resources, kind) for words in args.resources for kind in words.split(",") if kind]
+            targets = [Target(kind, namespace if kind.namespaced else "", f"-l {args.selector}") for kind in kinds]
+        else:
+            found = [(resolve_ref(resources, ref), ref) for ref in named_refs(args, [m.obj for m in manifests])]
+            targets = [Target(kind, (ref.namespace or namespace) if kind.namespaced else "", ref.name)
+                       for kind, ref in found]
+    except (UnknownResource, UnknownType) as err:
+        raise InputError(str(err)) from err
+    return check(cluster, tracking_needs(targets))
+
+
+def _read_named(args: argparse.Namespace) -> list[Manifest]:
+    """The -f manifests naming objects to track, after checking how the objects are named."""
+    from kubedog_ci.manifests.reader import ManifestError, read_paths
+
+    if not args.resources and not args.filename:
+        raise InputError("name the objects: RESOURCE arguments (e.g. deploy/web), -f FILE, or KIND -l SELECTOR")
+    if args.selector and (args.filename or not args.resources or any("/" in word for word in args.resources)):
+        raise InputError("-l selects objects of the RESOURCE kinds: give kinds only (e.g. deploy -l app=web)")
+    try:
+        return read_paths(args.filename)
+    except ManifestError as err:
+        raise InputError(str(err)) from err
 
 
 @contextmanager

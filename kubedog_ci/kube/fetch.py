@@ -23,7 +23,8 @@ class UnknownType(ValueError):
     """A reference to a type the cluster does not serve (an input error, not a cluster error)."""
 
 
-def _resource_for(resources: list[Resource], ref: Ref) -> Resource:
+def resolve_ref(resources: list[Resource], ref: Ref) -> Resource:
+    """The served resource type a reference names; raises UnknownType."""
     if ref.api_version:
         group = ref.api_version.rpartition("/")[0]
         for resource in resources:
@@ -58,7 +59,7 @@ def fetch(cluster: Cluster, refs: list[Ref], default_namespace: str) -> list[Fet
     resources = discover(cluster)
     out: list[Fetched] = []
     for ref in refs:
-        resource = _resource_for(resources, ref)
+        resource = resolve_ref(resources, ref)
         namespace = (ref.namespace or default_namespace) if resource.namespaced else ""
         what = f'{resource.plural}{"." + resource.group if resource.group else ""} "{ref.name}"' + (
             f' in namespace "{namespace}"' if namespace else "")
