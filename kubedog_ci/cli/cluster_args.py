@@ -4,6 +4,7 @@ turned into live objects."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kubedog_ci.durations import parse_duration
@@ -22,6 +23,31 @@ def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-timeout", default="60s", metavar="DURATION",
                         help="how long the API server may fail to answer (429, 5xx, timeouts, refused connections "
                         "are retried meanwhile) before the run ends with a cluster error (default 60s)")
+
+
+def add_secret_redaction_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--secret-redaction", action=argparse.BooleanOptionalAction, default=True,
+                        help="read the Secrets the objects' Pods consume (env, envFrom, volumes, projected volumes, "
+                        "image pull secrets) so their values are printed as [redacted] everywhere (default: on; a "
+                        "Secret the account may not read is a notice)")
+
+
+def redact_consumed_secrets(args: argparse.Namespace, cluster: Cluster, objects: list[tuple[str, dict]],
+                            warn: Callable[[str], None]) -> None:
+    """Register the values of the Secrets each (namespace, object) consumes, unless --no-secret-redaction."""
+    import threading
+
+    from kubedog_ci.kube.fetch import register_secret
+    from kubedog_ci.kube.http import Requester
+    from kubedog_ci.rules.objects import consumed_secrets
+
+    if not args.secret_redaction:
+        return
+    requests = Requester(cluster.api, threading.Event(), cluster.api_timeout)
+    for namespace, name in sorted({(ns, name) for ns, obj in objects for name in consumed_secrets(obj)}):
+        why = register_secret(requests, namespace, name)
+        if why is not None and why != "not found":
+            warn(f'cannot read Secret "{name}" in namespace "{namespace}" ({why}): its values cannot be redacted')
 
 
 def api_timeout(args: argparse.Namespace) -> float:

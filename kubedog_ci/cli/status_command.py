@@ -14,7 +14,14 @@ import sys
 from dataclasses import dataclass
 
 from kubedog_ci.cli import exit_codes
-from kubedog_ci.cli.cluster_args import add_cluster_flags, connect, fetch_named, named_refs
+from kubedog_ci.cli.cluster_args import (
+    add_cluster_flags,
+    add_secret_redaction_flag,
+    connect,
+    fetch_named,
+    named_refs,
+    redact_consumed_secrets,
+)
 from kubedog_ci.errors import InputError
 
 
@@ -32,6 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="judge the objects in the files as given (with their status); no cluster needed")
     status.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
     add_cluster_flags(status)
+    add_secret_redaction_flag(status)
     status.set_defaults(run=run)
 
 
@@ -65,10 +73,14 @@ def run(args: argparse.Namespace) -> int:
         rows = [_row(m.obj, args.namespace or m.obj["metadata"].get("namespace") or "") for m in manifests]
     else:
         refs = named_refs(args, [m.obj for m in manifests])
+        cluster = connect(args)
+        fetched = fetch_named(args, cluster, refs)
+        redact_consumed_secrets(args, cluster, [(f.namespace, f.obj) for f in fetched if f.obj is not None],
+                                lambda message: print(f"kubedog: {message}", file=sys.stderr))
         rows = [_row(f.obj, f.namespace) if f.obj is not None else
                 Row(f.resource.api_version, f.resource.kind, f.namespace, f.ref.name, "failed", "NotFound",
                     f.not_found_message)
-                for f in fetch_named(args, connect(args), refs)]
+                for f in fetched]
     _print(rows, args.output)
     return exit_codes.for_verdicts(row.verdict for row in rows)
 

@@ -11,7 +11,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from kubedog_ci.cli import exit_codes
-from kubedog_ci.cli.cluster_args import add_cluster_flags, api_timeout, connect, fetch_named, named_refs
+from kubedog_ci.cli.cluster_args import (
+    add_cluster_flags,
+    add_secret_redaction_flag,
+    api_timeout,
+    connect,
+    fetch_named,
+    named_refs,
+)
 from kubedog_ci.cli.permissions import add_flag as add_permissions_flag
 from kubedog_ci.cli.report_flags import add_report_flags, build_sink
 from kubedog_ci.durations import parse_duration
@@ -52,6 +59,7 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
                         "then start from where they would have (default 50)")
     parser.add_argument("--logs-since", default="now", metavar="now|all|DURATION",
                         help="logs of already running containers from: now (default), all, or DURATION ago")
+    add_secret_redaction_flag(parser)
     parser.add_argument("--grace-scale", type=float, default=1.0, metavar="F",
                         help="multiply every grace period of the reason table by F (e.g. 0.02 against "
                         "'kubedog sim serve --time-scale 0.02'; default 1)")
@@ -100,7 +108,8 @@ def options_from(args: argparse.Namespace, *, follow: bool = False) -> Options:
     since = logs_since(args)
     check_grace_scale(args)
     shown = {"logs": args.logs, "logs_since": since, "grace_scale": args.grace_scale,
-             "api_timeout": api_timeout(args), "max_log_streams": max_log_streams(args)}
+             "api_timeout": api_timeout(args), "max_log_streams": max_log_streams(args),
+             "redact_secrets": args.secret_redaction}
     if follow:
         return Options(timeout=0, fail_fast=False, follow=True, **shown)
     try:

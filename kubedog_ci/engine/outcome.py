@@ -32,6 +32,9 @@ class Options:
     the runner's own clock says. None: this machine's clock when tracking starts."""
     max_log_streams: int = 50
     """Container logs followed at once; the others wait, in the order they started, for one of them to end."""
+    redact_secrets: bool = True
+    """Read the Secrets the tracked Pods consume, so their values are redacted from every output (a 403 on one is
+    a notice)."""
     follow: bool = False
     """`kubedog follow`: never end on verdicts (only on a stop request or a cluster error); a target with a
     verdict re-opens when its object starts a new revision, and a deleted one is reported and waited for."""

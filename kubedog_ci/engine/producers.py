@@ -29,5 +29,10 @@ class Producers(Protocol):
     def log_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int) -> Future[list[str]]:
         """The last `lines` lines of a container's log, read off the engine's thread."""
 
+    def read_secret(self, namespace: str, name: str) -> str | None:
+        """Read a Secret and register its values with the secrets registry, so no output prints them; returns
+        None when it was read, else why not ("forbidden", "not found", ...). Blocking: the engine reads a
+        workload's Secrets before it follows a line of its logs."""
+
     def close(self) -> None:
         """Stop everything started; producers are daemon threads, so nothing is joined."""

@@ -62,7 +62,7 @@ from kubedog_ci.kube.messages import (
 )
 from kubedog_ci.reasons import ReasonClass
 from kubedog_ci.rules import State, Stream, Verdict, problems
-from kubedog_ci.rules.objects import is_pod_ready, meta, uid
+from kubedog_ci.rules.objects import consumed_secrets, is_pod_ready, meta, uid
 from kubedog_ci.rules.problems import Problem
 
 TICK = 0.05
@@ -132,6 +132,8 @@ class Tracker:
         since = None if options.logs_since is None else _rfc3339(self.started_wall - options.logs_since)
         self.logs = LogStreams(producers, sink, clock, max_streams=options.max_log_streams, since=since)
         self.diagnoses = diagnosis.PendingDiagnoses(producers, sink, clock)
+        self.secrets_seen: set[tuple[str, str]] = set()
+        """(namespace, name) of the Secrets read (or tried) for redaction."""
         self.cluster_error: str | None = None
         self.next_progress = self.started + PROGRESS_INTERVAL
 
@@ -386,6 +388,7 @@ class Tracker:
         obj, now = state.obj, self.clock()
         state.budget.allowed = state.allowed()
         pods = {uid(pod): pod for pod in state.profile.current_pods(obj, self.view)}
+        self._read_secrets(state.target.namespace, [obj, *pods.values()])
         previous, state.pods = state.pods, pods
         for gone in set(previous) - set(pods):
             state.budget.forget(gone)
@@ -405,6 +408,22 @@ class Tracker:
                 self._fail_by_budget(state, decided)
                 return
         self._judge(state)
+
+    def _read_secrets(self, namespace: str, objects: list[dict]) -> None:
+        """Before a line of a workload's logs is followed: read each Secret its Pods consume, once, so its values
+        are redacted wherever they show up (Options.redact_secrets). A Secret that cannot be read is a notice."""
+        if not self.options.redact_secrets:
+            return
+        for name in sorted({name for obj in objects for name in consumed_secrets(obj)}):
+            if (namespace, name) in self.secrets_seen:
+                continue
+            self.secrets_seen.add((namespace, name))
+            why = self.producers.read_secret(namespace, name)
+            if why is None:
+                self.sink.detail(f'read Secret "{name}" in namespace "{namespace}": its values are redacted')
+            elif why != "not found":  # a missing Secret has no values to print; its Pods report it
+                self.sink.notice(f'cannot read Secret "{name}" in namespace "{namespace}" ({why}): its values '
+                                 "cannot be redacted from logs")
 
     def _refresh_final(self, state: TargetState) -> None:
         """A target with a verdict: nothing more to judge (engine.follow judges on)."""

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from kubedog_ci.kube.connect import Cluster
 from kubedog_ci.kube.discovery import Resource, UnknownResource, discover, resolve
-from kubedog_ci.kube.http import ApiError
+from kubedog_ci.kube.http import ApiError, GiveUp, Requester
+from kubedog_ci.secrets import SECRETS
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,18 @@ def fetch(cluster: Cluster, refs: list[Ref], default_namespace: str) -> list[Fet
             obj = None
         out.append(Fetched(ref, resource, namespace, obj))
     return out
+
+
+def register_secret(requests: Requester, namespace: str, name: str) -> str | None:
+    """Read a Secret with a namespaced get and register its values (kubedog_ci.secrets), so that no output prints
+    them; None when it was read, else why not ("forbidden", "not found", or the API's failure). The values are
+    kept in memory only, never logged; the caller may name the Secret."""
+    try:
+        secret = requests.retrying(lambda: requests.get_json(f"/api/v1/namespaces/{namespace}/secrets/{name}"),
+                                   "get", f'secret "{name}" in namespace "{namespace}"')
+    except ApiError as err:
+        return {403: "forbidden", 404: "not found"}.get(err.status, f"{err.status} {err.reason}")
+    except GiveUp as err:
+        return err.message
+    SECRETS.add_secret(secret)
+    return None

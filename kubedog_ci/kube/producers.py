@@ -67,6 +67,12 @@ class ClusterProducers:
             requests.open(path, query, read_timeout=LOG_TAIL_TIMEOUT, accept="*/*"))), "get", what)
         return data.decode("utf-8", "replace").splitlines()
 
+    def read_secret(self, namespace: str, name: str) -> str | None:
+        from kubedog_ci.kube.fetch import register_secret
+        from kubedog_ci.kube.http import Requester
+
+        return register_secret(Requester(self._api, self._stop, self._api_timeout), namespace, name)
+
     def close(self) -> None:
         self._stop.set()
         for stop in self._follower_stops:

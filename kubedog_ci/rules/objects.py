@@ -65,3 +65,29 @@ def owner_uids(obj: dict) -> set[str]:
     when adopted)."""
     found = {controller_uid(obj), *(labels(obj).get(label) for label in JOB_UID_LABELS)}
     return {owner for owner in found if owner}
+
+
+def pod_spec(obj: dict) -> dict | None:
+    """The Pod spec an object runs: a Pod's own, a workload's template (a CronJob's through its Job template)."""
+    spec = obj.get("spec") or {}
+    if "containers" in spec:
+        return spec
+    template = spec.get("template") or ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")
+    return (template or {}).get("spec") if isinstance(template, dict) else None
+
+
+def consumed_secrets(obj: dict) -> set[str]:
+    """The names of the Secrets a Pod, or the Pods of a workload, consume: env keys (secretKeyRef), envFrom,
+    secret volumes, projected volume sources and image pull secrets, in every kind of container."""
+    spec = pod_spec(obj) or {}
+    names: set[str] = {ref.get("name") for ref in spec.get("imagePullSecrets") or []}
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or []),
+                      *(spec.get("ephemeralContainers") or [])]:
+        names |= {((entry.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
+                  for entry in container.get("env") or []}
+        names |= {(entry.get("secretRef") or {}).get("name") for entry in container.get("envFrom") or []}
+    for volume in spec.get("volumes") or []:
+        names.add((volume.get("secret") or {}).get("secretName"))
+        names |= {(source.get("secret") or {}).get("name")
+                  for source in (volume.get("projected") or {}).get("sources") or []}
+    return {name for name in names if isinstance(name, str) and name}

@@ -48,6 +48,9 @@ class FakeProducers:
         self.tails: list[tuple[str, str, bool]] = []
         self.tail = tail or []
         self.closed = False
+        self.secrets: list[tuple[str, str]] = []
+        self.secret_answers: dict[str, str] = {}
+        """Secret name -> why it cannot be read; the others are read."""
 
     def watch(self, resource: Resource, namespace: str | None) -> None:
         self.watched.append((resource.plural, namespace))
@@ -63,6 +66,10 @@ class FakeProducers:
         future: Future[list[str]] = Future()
         future.set_result(self.tail)
         return future
+
+    def read_secret(self, namespace: str, name: str) -> str | None:
+        self.secrets.append((namespace, name))
+        return self.secret_answers.get(name)
 
     def close(self) -> None:
         self.closed = True
@@ -548,3 +555,29 @@ def test_without_pods_a_deployment_still_fails_on_its_progress_deadline() -> Non
     harness.put(DEPLOYMENTS, deployment(conditions=[deadline]))
     assert harness.state() is State.FAILED
     assert "continuing without pods (Deployment: ready from its own status" in harness.sink.notices[0]
+
+
+def test_the_secrets_a_workload_consumes_are_read_once_before_its_logs_are_followed() -> None:
+    harness = Harness(WEB)
+    harness.producers.secret_answers = {"forbidden": "forbidden", "gone": "not found"}
+    template = {"template": {"spec": {"containers": [{"name": "app", "env": [
+        {"name": "P", "valueFrom": {"secretKeyRef": {"name": name, "key": "k"}}}
+        for name in ("db", "forbidden", "gone")]}]}}}
+    harness.put(REPLICASETS, NEW_RS)
+    harness.put(DEPLOYMENTS, {**deployment(), "spec": {"replicas": 1, **template}})
+    harness.sync(DEPLOYMENTS, PODS, EVENTS, REPLICASETS)
+    assert harness.producers.secrets == [(NS, "db"), (NS, "forbidden"), (NS, "gone")]
+    assert harness.sink.notices == [f'cannot read Secret "forbidden" in namespace "{NS}" (forbidden): its values '
+                                    "cannot be redacted from logs"]
+    assert harness.producers.followed == {}
+    harness.put(PODS, web_pod("web-bbb-1", "rs-2", running()))
+    assert harness.producers.secrets == [(NS, "db"), (NS, "forbidden"), (NS, "gone")]  # each once
+    assert list(harness.producers.followed) == [(NS, "web-bbb-1", "app")]
+
+
+def test_no_secret_is_read_when_redaction_is_off() -> None:
+    harness = Harness(WEB, redact_secrets=False)
+    template = {"template": {"spec": {"imagePullSecrets": [{"name": "registry"}], "containers": [{"name": "a"}]}}}
+    harness.put(DEPLOYMENTS, {**deployment(), "spec": {"replicas": 1, **template}})
+    harness.sync(DEPLOYMENTS, PODS, EVENTS, REPLICASETS)
+    assert harness.producers.secrets == []
