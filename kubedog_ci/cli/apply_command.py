@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     except ManifestError as err:
         raise InputError(str(err)) from err
     if args.check_permissions:
-        return _check_permissions(cluster, planned, settings)
+        return _check_permissions(cluster, planned, settings, secrets=args.secret_redaction)
     dry_run = args.dry_run == "server"
     applier = Applier(cluster, field_manager=args.field_manager, force_conflicts=args.force_conflicts,
                       dry_run=dry_run, api_timeout=options.api_timeout,
@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
                                    {target.key: chosen for target, chosen, _ in tracked}, sink=sink))
 
 
-def _check_permissions(cluster: Cluster, planned: list[Planned], settings: dict[int, TargetSettings | None]) -> int:
+def _check_permissions(cluster: Cluster, planned: list[Planned], settings: dict[int, TargetSettings | None], *,
+                       secrets: bool) -> int:
     """`--check-permissions`: applying every object, then tracking those that would be tracked."""
     from kubedog_ci.cli.permissions import apply_needs, check, tracking_needs
     from kubedog_ci.engine.target import Target
@@ -115,7 +116,7 @@ def _check_permissions(cluster: Cluster, planned: list[Planned], settings: dict[
     targets = [Target(entry.resource, entry.namespace, entry.name) for entry in planned
                if settings[id(entry.manifest)] is not None
                and is_trackable(entry.resource.group, entry.kind, entry.obj)]
-    return check(cluster, apply_needs(planned), tracking_needs(targets))
+    return check(cluster, apply_needs(planned), tracking_needs(targets, secrets=secrets))
 
 
 def _read(args: argparse.Namespace) -> tuple[list[Manifest], dict[int, TargetSettings | None]]:

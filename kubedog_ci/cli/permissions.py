@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from kubedog_ci.kube.connect import Cluster
     from kubedog_ci.manifests.validate import Planned
 
+SECRETS_LOST = ("the values of the Secrets its Pods consume cannot be redacted from logs (turn the reads off with "
+                "--no-secret-redaction)")
 WATCH = ("get", "list", "watch")
 """A tracked object is read once (get) and then listed and watched, like every related type."""
 
@@ -45,9 +47,10 @@ def add_flag(parser: argparse.ArgumentParser) -> None:
                         "granted, 1 when one is not")
 
 
-def tracking_needs(targets: list[Target]) -> dict[Permission, Need]:
+def tracking_needs(targets: list[Target], *, secrets: bool = True) -> dict[Permission, Need]:
     """The permissions of tracking `targets`: get, list and watch each target's type in its namespace (needed);
-    Events, the related types its profile watches and container logs (optional, with what its kind loses)."""
+    Events, the related types its profile watches, container logs and (`secrets`: unless --no-secret-redaction)
+    the Secrets its Pods consume (optional, with what its kind loses)."""
     from kubedog_ci.engine.state import EVENTS, RELATED_TYPES
     from kubedog_ci.kube.access import Permission
     from kubedog_ci.rules import Stream, profile_for
@@ -74,6 +77,8 @@ def tracking_needs(targets: list[Target]) -> dict[Permission, Need]:
         if Stream.PODS in profile.streams:
             add(Permission(namespace, "", "pods/log", "get"), False,
                 f"{resource.kind}: {profile.lost_without(Stream.LOGS)}")
+            if secrets:
+                add(Permission(namespace, "", "secrets", "get"), False, SECRETS_LOST)
     return needs
 
 

@@ -189,7 +189,7 @@ def check_permissions(args: argparse.Namespace) -> int:
                        for kind, ref in found]
     except (UnknownResource, UnknownType) as err:
         raise InputError(str(err)) from err
-    return check(cluster, tracking_needs(targets))
+    return check(cluster, tracking_needs(targets, secrets=args.secret_redaction))
 
 
 def _read_named(args: argparse.Namespace) -> list[Manifest]:
