@@ -45,6 +45,11 @@ class ResourceType:
         return f"{group}/{self.plural}"
 
     @property
+    def builtin(self) -> bool:
+        """A compiled-in (typed) kind, as opposed to a CRD's: its list items are encoded without apiVersion/kind."""
+        return (self.group, self.version, self.plural) in _BUILTIN_IDS
+
+    @property
     def qualified(self) -> str:
         """`deployments.apps` / `pods`: how the API server names the resource in error messages."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
@@ -111,6 +116,8 @@ BUILTIN: tuple[ResourceType, ...] = (
     ResourceType("events.k8s.io", "v1", "Event", "events", short_names=("ev",), subresources=_NO_STATUS,
                  storage_group=""),
 )
+
+_BUILTIN_IDS = frozenset((rt.group, rt.version, rt.plural) for rt in BUILTIN)
 
 
 @dataclass

@@ -505,7 +505,7 @@ class SimHandler(BaseHTTPRequestHandler):
             meta["continue"] = result.continue_token
             meta["remainingItemCount"] = result.remaining
         return self._send_json(200, {"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": meta,
-                                     "items": items})
+                                     "items": [_list_item(rt, o) for o in items]})
 
     def _delete_collection(self, route: Route, query: dict[str, str]) -> None:
         rt = route.rt
@@ -518,7 +518,7 @@ class SimHandler(BaseHTTPRequestHandler):
                                                propagation=query.get("propagationPolicy")))
         self._send_json(200, {"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
                               "metadata": {"resourceVersion": str(self.api.store.resource_version)},
-                              "items": [self._present(rt, o) for o in deleted]})
+                              "items": [_list_item(rt, self._present(rt, o)) for o in deleted]})
 
     # --- watch ------------------------------------------------------------------------------------------
 
@@ -724,6 +724,15 @@ def _field_selector(rt: ResourceType, query: dict[str, str]) -> Predicate:
         return kind_field_selector(rt.group, rt.plural, query.get("fieldSelector"))
     except SelectorError as err:
         raise errors.bad_request(str(err)) from err
+
+
+def _list_item(rt: ResourceType, obj: dict) -> dict:
+    """An item of a JSON list as the real server encodes it: a built-in kind's items are typed structs converted
+    without TypeMeta, so they have no apiVersion or kind (the list has them); a custom resource's items are
+    unstructured and keep theirs. Table rows and watch events carry the object's apiVersion and kind."""
+    if not rt.builtin:
+        return obj
+    return {k: v for k, v in obj.items() if k != "apiVersion" and k != "kind"}
 
 
 def _next_bookmark(now: float, interval: float, deadline: float) -> float | None:

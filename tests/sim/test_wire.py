@@ -1,17 +1,20 @@
 """The bytes on the wire, as a real API server writes them: Go's JSON encoding (a newline after each document,
-HTML-safe escapes, UTF-8). Raw HTTP where the bytes matter, the official client where what it makes of it does."""
+HTML-safe escapes, UTF-8), and list items without apiVersion/kind while single objects and watch events have
+them. Raw HTTP where the bytes matter, the official client and kubectl where what they make of it does."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
 import pytest
+from kubernetes import client, watch
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.server import VERSION_INFO
-from tests.support import Kube
+from tests.support import Kube, kubectl, requires_kubectl
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
@@ -93,3 +96,82 @@ def test_strings_are_encoded_as_go_encodes_them(shared_cluster: SimCluster, kc: 
     assert code == 200
     assert b'"text":"\\u003ca \\u0026 b\\u003e \xc3\xa9 \\u2028"' in body
     assert kc.core.read_namespaced_config_map("html", ns).data == {"text": text}
+
+
+# --- apiVersion and kind -----------------------------------------------------------------------------------
+
+
+def test_list_items_carry_no_apiversion_or_kind(shared_cluster: SimCluster, kc: Kube, ns: str) -> None:
+    kc.core.create_namespaced_config_map(ns, configmap("one", key="value"))
+    _, body = raw(shared_cluster, f"/api/v1/namespaces/{ns}/configmaps")
+    listed = json.loads(body)
+    assert (listed["kind"], listed["apiVersion"]) == ("ConfigMapList", "v1")
+    assert [sorted(item) for item in listed["items"]] == [["data", "metadata"]]
+    typed = kc.core.list_namespaced_config_map(ns)
+    assert (typed.kind, typed.api_version) == ("ConfigMapList", "v1")
+    assert [(item.kind, item.api_version) for item in typed.items] == [(None, None)]
+    read = kc.core.read_namespaced_config_map("one", ns)
+    assert (read.kind, read.api_version) == ("ConfigMap", "v1")
+    _, body = raw(shared_cluster, f"/apis/events.k8s.io/v1/namespaces/{ns}/events")
+    assert json.loads(body)["kind"] == "EventList"
+    _, body = raw(shared_cluster, "/api/v1/nodes")
+    assert all("kind" not in item and "apiVersion" not in item for item in json.loads(body)["items"])
+
+
+def test_deleted_collection_items_carry_no_apiversion_or_kind(shared_cluster: SimCluster, kc: Kube,
+                                                              ns: str) -> None:
+    kc.core.create_namespaced_config_map(ns, configmap("gone", key="value"))
+    code, body = raw(shared_cluster, f"/api/v1/namespaces/{ns}/configmaps", "DELETE")
+    deleted = json.loads(body)
+    assert code == 200 and deleted["kind"] == "ConfigMapList"
+    assert [sorted(item) for item in deleted["items"]] == [["data", "metadata"]]
+
+
+def test_watch_events_and_table_rows_carry_apiversion_and_kind(shared_cluster: SimCluster, kc: Kube,
+                                                               ns: str) -> None:
+    kc.core.create_namespaced_config_map(ns, configmap("seen"))
+    stream = watch.Watch()
+    events = list(stream.stream(kc.core.list_namespaced_config_map, ns, timeout_seconds=1))
+    assert [(e["raw_object"]["kind"], e["raw_object"]["apiVersion"]) for e in events] == [("ConfigMap", "v1")]
+    assert (events[0]["object"].kind, events[0]["object"].api_version) == ("ConfigMap", "v1")
+    _, body = raw(shared_cluster, f"/api/v1/namespaces/{ns}/configmaps?includeObject=Object", accept=TABLE)
+    [row] = json.loads(body)["rows"]
+    assert (row["object"]["kind"], row["object"]["apiVersion"]) == ("ConfigMap", "v1")
+    _, body = raw(shared_cluster, f"/api/v1/namespaces/{ns}/configmaps", accept=TABLE)
+    [row] = json.loads(body)["rows"]
+    assert (row["object"]["kind"], row["object"]["apiVersion"]) == ("PartialObjectMetadata", "meta.k8s.io/v1")
+
+
+def test_custom_resource_list_items_keep_apiversion_and_kind(kube: Kube, eventually: Callable) -> None:
+    """Custom resources are unstructured: a real server lists them with each item's apiVersion and kind."""
+    version = {"name": "v1", "served": True, "storage": True,
+               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
+    kube.extensions.create_custom_resource_definition({
+        "metadata": {"name": "sprockets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced", "versions": [version],
+                 "names": {"plural": "sprockets", "kind": "Sprocket"}}})
+
+    def create() -> object:
+        try:
+            return kube.custom.create_namespaced_custom_object(
+                "example.com", "v1", "default", "sprockets",
+                {"apiVersion": "example.com/v1", "kind": "Sprocket", "metadata": {"name": "s"}})
+        except client.ApiException:
+            return None
+
+    eventually(create, 10, message="the CRD to be served")
+    listed = kube.custom.list_namespaced_custom_object("example.com", "v1", "default", "sprockets")
+    assert listed["kind"] == "SprocketList"
+    assert [(i["apiVersion"], i["kind"]) for i in listed["items"]] == [("example.com/v1", "Sprocket")]
+
+
+@requires_kubectl
+@pytest.mark.kubectl
+def test_kubectl_lists_fill_in_the_kind_the_items_lack(kc: Kube, ns: str) -> None:
+    kc.core.create_namespaced_config_map(ns, configmap("filled"))
+    done = kubectl(kc, "get", "--raw", f"/api/v1/namespaces/{ns}/configmaps")
+    assert done.returncode == 0 and "kind" not in json.loads(done.stdout)["items"][0]
+    done = kubectl(kc, "get", "configmaps", "-n", ns, "-o", "json")
+    assert done.returncode == 0, done.stderr
+    [item] = json.loads(done.stdout)["items"]
+    assert (item["kind"], item["apiVersion"]) == ("ConfigMap", "v1")
