@@ -76,6 +76,8 @@ BUILTIN: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "PodTemplate", "podtemplates", subresources=_NO_STATUS),
     ResourceType("", "v1", "ReplicationController", "replicationcontrollers", short_names=("rc",), categories=_ALL,
                  subresources=("status", "scale")),
+    ResourceType("apiregistration.k8s.io", "v1", "APIService", "apiservices", namespaced=False,
+                 categories=("api-extensions",)),
     ResourceType("apps", "v1", "Deployment", "deployments", short_names=("deploy",), categories=_ALL,
                  subresources=("status", "scale")),
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", short_names=("rs",), categories=_ALL,
