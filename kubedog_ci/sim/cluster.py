@@ -4,8 +4,9 @@
         subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "get", "nodes"])
 
 It seeds what a fresh real cluster has (the default namespaces, nodes, the `kubernetes` Service, a default
-StorageClass), starts the controllers on the simulation loop and serves the API on 127.0.0.1: plain HTTP, or
-with `tls=True` HTTPS with a certificate made at start, whose CA the kubeconfig carries.
+StorageClass, the Local APIServices of the built-in group versions), starts the controllers on the simulation
+loop and serves the API on 127.0.0.1: plain HTTP, or with `tls=True` HTTPS with a certificate made at start,
+whose CA the kubeconfig carries.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from kubedog_ci.sim import apiservices
 from kubedog_ci.sim.api import Api
 from kubedog_ci.sim.config import SimConfig
 from kubedog_ci.sim.controllers import build_controllers
@@ -176,3 +178,4 @@ class SimCluster:
                          "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
             "provisioner": "rancher.io/local-path", "reclaimPolicy": "Delete",
             "volumeBindingMode": "Immediate"})
+        apiservices.register_builtin(self.api)

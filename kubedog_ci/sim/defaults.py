@@ -11,6 +11,7 @@ import ipaddress
 import itertools
 from collections.abc import Callable
 
+from kubedog_ci.sim.loop import rfc3339
 from kubedog_ci.sim.resources import ResourceType
 
 _FIRST_CLUSTER_IP = ipaddress.IPv4Address("10.96.0.10")
@@ -249,6 +250,18 @@ def _secret(obj: dict, old: dict | None) -> None:
             data[key] = base64.b64encode(str(value).encode()).decode()
 
 
+def _apiservice(obj: dict, old: dict | None) -> None:
+    """SetDefaults_ServiceReference (port 443), and the strategy's PrepareForCreate: the status starts empty,
+    except that a local APIService (no service) is Available at once."""
+    service = obj.setdefault("spec", {}).get("service")
+    if isinstance(service, dict):
+        service.setdefault("port", 443)
+    if old is None:
+        obj["status"] = {} if isinstance(service, dict) else {"conditions": [{
+            "type": "Available", "status": "True", "lastTransitionTime": rfc3339(), "reason": "Local",
+            "message": "Local APIServices are always available"}]}
+
+
 _DEFAULTERS: dict[str, Callable[[dict, dict | None], None]] = {
     "/pods": _pod,
     "apps/deployments": _deployment,
@@ -261,6 +274,7 @@ _DEFAULTERS: dict[str, Callable[[dict, dict | None], None]] = {
     "/persistentvolumeclaims": _pvc,
     "/namespaces": _namespace,
     "/secrets": _secret,
+    "apiregistration.k8s.io/apiservices": _apiservice,
 }
 
 

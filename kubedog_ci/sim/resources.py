@@ -45,6 +45,11 @@ class ResourceType:
         return f"{group}/{self.plural}"
 
     @property
+    def builtin(self) -> bool:
+        """A compiled-in (typed) kind, as opposed to a CRD's: its list items are encoded without apiVersion/kind."""
+        return (self.group, self.version, self.plural) in _BUILTIN_IDS
+
+    @property
     def qualified(self) -> str:
         """`deployments.apps` / `pods`: how the API server names the resource in error messages."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
@@ -71,6 +76,8 @@ BUILTIN: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "PodTemplate", "podtemplates", subresources=_NO_STATUS),
     ResourceType("", "v1", "ReplicationController", "replicationcontrollers", short_names=("rc",), categories=_ALL,
                  subresources=("status", "scale")),
+    ResourceType("apiregistration.k8s.io", "v1", "APIService", "apiservices", namespaced=False,
+                 categories=("api-extensions",)),
     ResourceType("apps", "v1", "Deployment", "deployments", short_names=("deploy",), categories=_ALL,
                  subresources=("status", "scale")),
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", short_names=("rs",), categories=_ALL,
@@ -111,6 +118,8 @@ BUILTIN: tuple[ResourceType, ...] = (
     ResourceType("events.k8s.io", "v1", "Event", "events", short_names=("ev",), subresources=_NO_STATUS,
                  storage_group=""),
 )
+
+_BUILTIN_IDS = frozenset((rt.group, rt.version, rt.plural) for rt in BUILTIN)
 
 
 @dataclass

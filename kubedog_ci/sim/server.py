@@ -227,7 +227,11 @@ class SimHandler(BaseHTTPRequestHandler):
             self.server.stats.faults[fault] += 1
 
     def _send_json(self, code: int, payload: object, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload, separators=(",", ":")).encode()
+        """An answer as the API server's JSON serializer writes it: Go's json.Encoder, which ends it with a
+        newline (objects, lists, Tables, Status errors and discovery alike)."""
+        self._send_body(code, encode_json(payload) + b"\n", headers)
+
+    def _send_body(self, code: int, data: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Cache-Control", "no-cache, private")
@@ -270,16 +274,16 @@ class SimHandler(BaseHTTPRequestHandler):
     # --- routing ----------------------------------------------------------------------------------------
 
     def _route(self, method: str, path: str, query: dict[str, str], body: bytes) -> None:
-        if path == "/version":
+        if path == "/version":  # WriteRawJSON: json.MarshalIndent, no trailing newline
             self._count("discovery")
-            return self._send_json(200, VERSION_INFO)
+            return self._send_body(200, encode_json(VERSION_INFO, indent=2))
         if path == "/openapi/v3" or path.startswith("/openapi/v3/"):
             self._count("discovery")
             rest = path.removeprefix("/openapi/v3")
             doc = openapi.group_version(self.api.registry, rest) if rest else openapi.root(self.api.registry)
             if doc is None:
                 raise errors.path_not_found()
-            return self._send_json(200, doc)
+            return self._send_body(200, encode_json(doc))  # kube-openapi serves json.Marshal's bytes as they are
         if path in ("/healthz", "/livez", "/readyz"):
             self._count("discovery")
             data = b"ok"
@@ -501,7 +505,7 @@ class SimHandler(BaseHTTPRequestHandler):
             meta["continue"] = result.continue_token
             meta["remainingItemCount"] = result.remaining
         return self._send_json(200, {"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": meta,
-                                     "items": items})
+                                     "items": [_list_item(rt, o) for o in items]})
 
     def _delete_collection(self, route: Route, query: dict[str, str]) -> None:
         rt = route.rt
@@ -514,7 +518,7 @@ class SimHandler(BaseHTTPRequestHandler):
                                                propagation=query.get("propagationPolicy")))
         self._send_json(200, {"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
                               "metadata": {"resourceVersion": str(self.api.store.resource_version)},
-                              "items": [self._present(rt, o) for o in deleted]})
+                              "items": [_list_item(rt, self._present(rt, o)) for o in deleted]})
 
     # --- watch ------------------------------------------------------------------------------------------
 
@@ -560,7 +564,7 @@ class SimHandler(BaseHTTPRequestHandler):
         except Expired as err:
             self._start_stream("application/json")
             status = errors.gone(str(err)).status
-            self._chunk(json.dumps({"type": "ERROR", "object": status}).encode() + b"\n")
+            self._chunk(encode_json({"type": "ERROR", "object": status}) + b"\n")
             self._end_stream()
             return
         with self.server.stats.lock:
@@ -591,7 +595,7 @@ class SimHandler(BaseHTTPRequestHandler):
             shown = self._present(rt, obj)
             if table and kind != "BOOKMARK":
                 shown = tables.to_table(rt, [shown], include, obj["metadata"].get("resourceVersion", ""))
-            self._chunk(json.dumps({"type": kind, "object": shown}, separators=(",", ":")).encode() + b"\n")
+            self._chunk(encode_json({"type": kind, "object": shown}) + b"\n")
 
         for obj in initial:
             emit("ADDED", obj)
@@ -694,12 +698,41 @@ class SimHandler(BaseHTTPRequestHandler):
                 stop.set()
 
 
+_GO_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+
+
+def encode_json(payload: object, indent: int | None = None) -> bytes:
+    """Go encoding/json's bytes for a value: UTF-8 text with <, >, & and U+2028/9 escaped (its HTML-safe
+    default), compact, or laid out as json.MarshalIndent does with `indent`. No trailing newline."""
+    separators = (",", ":") if indent is None else (",", ": ")
+    try:
+        return _go_escaped(json.dumps(payload, ensure_ascii=False, separators=separators, indent=indent)).encode()
+    except UnicodeEncodeError:  # a lone surrogate from a client's "\ud800": keep it \u-escaped
+        return _go_escaped(json.dumps(payload, separators=separators, indent=indent)).encode()
+
+
+def _go_escaped(text: str) -> str:
+    for char, escape in _GO_ESCAPES:
+        if char in text:  # only ever inside strings: JSON's own syntax has none of these characters
+            text = text.replace(char, escape)
+    return text
+
+
 def _field_selector(rt: ResourceType, query: dict[str, str]) -> Predicate:
     """The request's fieldSelector as the kind's field label conversion allows it (else 400 with its message)."""
     try:
         return kind_field_selector(rt.group, rt.plural, query.get("fieldSelector"))
     except SelectorError as err:
         raise errors.bad_request(str(err)) from err
+
+
+def _list_item(rt: ResourceType, obj: dict) -> dict:
+    """An item of a JSON list as the real server encodes it: a built-in kind's items are typed structs converted
+    without TypeMeta, so they have no apiVersion or kind (the list has them); a custom resource's items are
+    unstructured and keep theirs. Table rows and watch events carry the object's apiVersion and kind."""
+    if not rt.builtin:
+        return obj
+    return {k: v for k, v in obj.items() if k != "apiVersion" and k != "kind"}
 
 
 def _next_bookmark(now: float, interval: float, deadline: float) -> float | None:

@@ -340,6 +340,18 @@ def _data_count(obj: dict) -> list:
     return [obj["metadata"]["name"], count, _age(obj)]
 
 
+def _apiservice(obj: dict) -> list:
+    """The aggregator's own table (pkg/registry/apiservice/etcd): where it is served from and Available."""
+    service = (obj.get("spec") or {}).get("service")
+    where = f"{service.get('namespace', '')}/{service.get('name', '')}" if isinstance(service, dict) else "Local"
+    available = "Unknown"
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Available":
+            status, reason = condition.get("status", ""), condition.get("reason")
+            available = f"{status} ({reason})" if status != "True" and reason else status
+    return [obj["metadata"]["name"], where, available, _age(obj)]
+
+
 _TEMPLATE_WIDE: tuple[Column, ...] = (("Containers", "string", 1), ("Images", "string", 1))
 """The pod template's container names and images, which workload tables show with `-o wide`."""
 _SELECTOR_WIDE: Column = ("Selector", "string", 1)
@@ -389,6 +401,8 @@ _COLUMNS: dict[str, tuple[list[Column], Callable[[dict], list]]] = {
     "/configmaps": ([("Name", "string", 0), ("Data", "string", 0), ("Age", "string", 0)], _data_count),
     "/secrets": ([("Name", "string", 0), ("Type", "string", 0), ("Data", "string", 0), ("Age", "string", 0)],
                  _data_count),
+    "apiregistration.k8s.io/apiservices": ([("Name", "string", 0), ("Service", "string", 0),
+                                            ("Available", "string", 0), ("Age", "string", 0)], _apiservice),
 }
 
 

@@ -17,6 +17,7 @@ from kubedog_ci.sim.selectors import matches_label_selector
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+APISERVICES = "apiregistration.k8s.io/apiservices"
 
 LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
              "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
@@ -74,15 +75,18 @@ def _name(rt: ResourceType, obj: dict) -> list[Cause]:
     name = meta.get("name")
     if not name:
         return [required("metadata.name", "name or generateName is required")]
-    if rt.key == "/namespaces":
-        limit, pattern, msg = 63, _DNS1123_LABEL, LABEL_MSG
-    elif rt.key == "/services":
-        limit, pattern, msg = 63, _DNS1035_LABEL, DNS1035_MSG
+    if rt.key == APISERVICES:
+        problems = _apiservice_name(obj, name)
     else:
-        limit, pattern, msg = 253, _DNS1123_SUBDOMAIN, SUBDOMAIN_MSG
-    # IsDNS1123Label & co. report the length and the format as separate errors
-    problems = [f"must be no more than {limit} characters"] if len(name) > limit else []
-    problems += [] if pattern.match(name) else [msg]
+        if rt.key == "/namespaces":
+            limit, pattern, msg = 63, _DNS1123_LABEL, LABEL_MSG
+        elif rt.key == "/services":
+            limit, pattern, msg = 63, _DNS1035_LABEL, DNS1035_MSG
+        else:
+            limit, pattern, msg = 253, _DNS1123_SUBDOMAIN, SUBDOMAIN_MSG
+        # IsDNS1123Label & co. report the length and the format as separate errors
+        problems = [f"must be no more than {limit} characters"] if len(name) > limit else []
+        problems += [] if pattern.match(name) else [msg]
     if problems:
         return [invalid_value("metadata.name", name, problem) for problem in problems]
     for key, value in (meta.get("labels") or {}).items():
@@ -219,6 +223,61 @@ def _service(rt: ResourceType, obj: dict, old: dict | None) -> list[Cause]:
     return causes
 
 
+def _apiservice_name(obj: dict, name: str) -> list[str]:
+    """ValidateAPIService's name rule: a valid path segment, and exactly spec.version + "." + spec.group."""
+    if name in (".", ".."):
+        return [f"may not be '{name}'"]
+    problems = [f"may not contain '{c}'" for c in "/%" if c in name]
+    if problems:
+        return problems
+    spec = obj.get("spec") or {}
+    wanted = f"{spec.get('version') or ''}.{spec.get('group') or ''}"
+    return [] if name == wanted else [f'must be `spec.version+"."+spec.group`: {json.dumps(wanted)}']
+
+
+def _apiservice(rt: ResourceType, obj: dict, old: dict | None) -> list[Cause]:
+    """kube-aggregator's ValidateAPIService (pkg/apis/apiregistration/validation), after the name."""
+    spec = obj.get("spec") or {}
+    group, version = spec.get("group") or "", spec.get("version") or ""
+    causes: list[Cause] = []
+    if not group and version != "v1":
+        causes.append(required("spec.group", "only v1 may have an empty group and it better be legacy kube"))
+    if group:
+        problems = ["must be no more than 253 characters"] if len(group) > 253 else []
+        problems += [] if _DNS1123_SUBDOMAIN.match(group) else [SUBDOMAIN_MSG]
+        causes += [invalid_value("spec.group", group, p) for p in problems]
+    problems = ["must be no more than 63 characters"] if len(version) > 63 else []
+    problems += [] if _DNS1035_LABEL.match(version) else [DNS1035_MSG]
+    causes += [invalid_value("spec.version", version, p) for p in problems]
+    for field, limit in (("groupPriorityMinimum", 20000), ("versionPriority", 1000)):
+        value = spec.get(field) or 0
+        if not isinstance(value, int) or not 0 < value <= limit:
+            causes.append(invalid_value(f"spec.{field}", value, f"must be positive and less than {limit}"))
+    service = spec.get("service")  # null or absent: served by this API server itself
+    ca_bundle = spec.get("caBundle") or ""
+    skip_verify = spec.get("insecureSkipTLSVerify") is True
+    if not isinstance(service, dict):
+        if ca_bundle:
+            causes.append(invalid_value("spec.caBundle", f"{_base64_length(ca_bundle)} bytes",
+                                        "local APIServices may not have a caBundle"))
+        if skip_verify:
+            causes.append(invalid_value("spec.insecureSkipTLSVerify", True,
+                                        "local APIServices may not have insecureSkipTLSVerify"))
+        return causes
+    if not service.get("namespace"):
+        causes.append(required("spec.service.namespace"))
+    if not service.get("name"):
+        causes.append(required("spec.service.name"))
+    if skip_verify and ca_bundle:
+        causes.append(invalid_value("spec.insecureSkipTLSVerify", True, "may not be true if caBundle is present"))
+    return causes
+
+
+def _base64_length(text: str) -> int:
+    """The length of the bytes a []byte field's base64 text decodes to."""
+    return len(text) * 3 // 4 - text.count("=", -2) if text else 0
+
+
 _VALIDATORS: dict[str, Callable[[ResourceType, dict, dict | None], list[Cause]]] = {
     "apps/deployments": _deployment,
     "apps/replicasets": _deployment,
@@ -228,6 +287,7 @@ _VALIDATORS: dict[str, Callable[[ResourceType, dict, dict | None], list[Cause]]]
     "/pods": _pod,
     "/persistentvolumeclaims": _pvc,
     "/services": _service,
+    APISERVICES: _apiservice,
 }
 
 

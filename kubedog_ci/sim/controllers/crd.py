@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from kubedog_ci.sim import errors
+from kubedog_ci.sim import apiservices, errors
 from kubedog_ci.sim.api import Admission
 from kubedog_ci.sim.config import ANNOTATION_PREFIX, annotation_seconds
 from kubedog_ci.sim.controllers.base import Context, Controller
@@ -218,16 +218,29 @@ class CRDController(Controller):
         """(Re)register the served versions; renamed or dropped versions leave discovery."""
         name = crd["metadata"]["name"]
         registry = self.api.registry
+        before = self._custom_group_versions()
         if name in self._served:
             registry.remove_group_resource(*self._served[name])
         types = resource_types(crd)
         for rt in types:
             registry.add(rt)
         self._served[name] = (crd["spec"]["group"], crd["spec"]["names"]["plural"])
+        self._sync_apiservices(before)
 
     def _unserve(self, name: str) -> None:
         if name in self._served:
+            before = self._custom_group_versions()
             self.api.registry.remove_group_resource(*self._served.pop(name))
+            self._sync_apiservices(before)
+
+    def _custom_group_versions(self) -> set[tuple[str, str]]:
+        return {(rt.group, rt.version) for rt in self.api.registry.all() if not rt.builtin}
+
+    def _sync_apiservices(self, before: set[tuple[str, str]]) -> None:
+        """The crdRegistrationController: each group version CRDs serve has its APIService, and only those."""
+        after = self._custom_group_versions()
+        for group, version in sorted(before ^ after):
+            apiservices.sync_custom(self.api, group, version, (group, version) in after)
 
     # --- deletion -----------------------------------------------------------------------------------------
 
