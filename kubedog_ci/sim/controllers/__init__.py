@@ -8,6 +8,8 @@ from kubedog_ci.sim.controllers.base import Context, Controller
 
 MODULES = (
     "namespace",
+    "tokens",
+    "rbac",
     "gc",
     "crd",
     "storage",
