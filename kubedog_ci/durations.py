@@ -8,9 +8,14 @@ _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, 
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in a Go duration string; a bare number is seconds. Raises ValueError on anything else."""
+def parse_duration(text: str, *, signed: bool = False) -> float:
+    """Seconds in a Go duration string; a bare number is seconds. With `signed`, a leading + or - is allowed
+    (`-5m`, `+2m`, as Go's time.ParseDuration takes them): for offsets, where a negative duration means
+    something. Raises ValueError on anything else."""
     text = text.strip()
+    if signed and text[:1] in ("+", "-") and text[1:2] not in ("+", "-", " ", "\t"):
+        sign = -1.0 if text[0] == "-" else 1.0
+        return sign * parse_duration(text[1:])
     if not text:
         raise ValueError("empty duration")
     try:

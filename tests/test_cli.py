@@ -48,6 +48,7 @@ def test_every_command_has_help(path: tuple[str, ...], capsys: pytest.CaptureFix
     (["sim", "serve", "--faults", "bogus=1"], "unknown fault 'bogus=1'"),
     (["sim", "serve", "--time-scale", "0"], "--time-scale must be greater than 0"),
     (["sim", "serve", "--deny", "get"], "must be VERB:RESOURCE[:NAMESPACE]"),
+    (["sim", "serve", "--clock-offset", "5x"], "--clock-offset: invalid duration '5x'"),
     (["rollout", "track", "deploy/web", "--max-log-streams", "0"], "--max-log-streams must be at least 1"),
     (["follow", "deploy/web", "--max-log-streams", "-1"], "--max-log-streams must be at least 1"),
 ])

@@ -19,3 +19,16 @@ def test_parses(text: str, seconds: float) -> None:
 def test_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("-5m", -300.0), ("+2m", 120.0), ("5m", 300.0), ("-90", -90.0), ("-1h30m", -5400.0), ("0s", 0.0),
+])
+def test_parses_a_sign_when_asked(text: str, seconds: float) -> None:
+    assert parse_duration(text, signed=True) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["-", "+", "--5m", "+-5m", "- 5m"])
+def test_rejects_a_bare_or_double_sign(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text, signed=True)

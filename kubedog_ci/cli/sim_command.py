@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import tempfile
@@ -10,6 +11,7 @@ import threading
 from pathlib import Path
 
 from kubedog_ci.cli import exit_codes
+from kubedog_ci.durations import parse_duration
 from kubedog_ci.errors import InputError
 
 
@@ -37,6 +39,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--tls", action="store_true",
                        help="serve HTTPS with a certificate made at start (needs the openssl command); the "
                        "kubeconfig carries its CA")
+    serve.add_argument("--clock-offset", default="0", metavar="DURATION",
+                       help="shift the cluster's wall clock by DURATION (-5m: five minutes behind this machine, "
+                       "+2m: ahead): every timestamp it writes, the Date header and log sinceTime (default 0)")
+    # `--clock-offset -5m`: take a negative duration as a value, not an option, as Python 3.13's argparse does
+    # for anything starting with "-" and a digit (3.11 and 3.12 take only plain numbers).
+    serve._negative_number_matcher = re.compile(r"^-\.?\d")
     serve.add_argument("--fail-image", action="append", metavar="SUBSTRING",
                        help="image references containing SUBSTRING fail to pull (repeatable; "
                        "default: does-not-exist)")
@@ -57,8 +65,12 @@ def run_serve(args: argparse.Namespace) -> int:
         deny = tuple(DenyRule.parse(rule) for rule in args.deny)
     except ValueError as err:
         raise InputError(str(err)) from err
+    try:
+        clock_offset = parse_duration(args.clock_offset, signed=True)
+    except ValueError as err:
+        raise InputError(f"--clock-offset: {err}") from err
     config = SimConfig(time_scale=args.time_scale, nodes=args.nodes, faults=faults, token=args.token, deny=deny,
-                       failing_images=tuple(args.fail_image or ("does-not-exist",)))
+                       failing_images=tuple(args.fail_image or ("does-not-exist",)), clock_offset=clock_offset)
     kubeconfig = Path(args.kubeconfig_out) if args.kubeconfig_out else \
         Path(tempfile.mkdtemp(prefix="kubedog-sim-")) / "kubeconfig"
     stop = threading.Event()

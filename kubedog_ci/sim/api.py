@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from kubedog_ci.sim import errors, patch
 from kubedog_ci.sim.defaults import apply_defaults
 from kubedog_ci.sim.errors import ApiError
-from kubedog_ci.sim.loop import SimLoop, rfc3339
+from kubedog_ci.sim.loop import SimLoop
 from kubedog_ci.sim.resources import Registry, ResourceType
 from kubedog_ci.sim.selectors import (
     Predicate,
@@ -122,7 +122,7 @@ class Api:
         with self.store.lock:
             self._check_namespace(rt, obj)
             meta["uid"] = str(uuid.uuid4())
-            apply_defaults(rt, obj, None)
+            apply_defaults(rt, obj, None, self.loop.clock.stamp())
             causes = validate(rt, obj, None)
             if causes:
                 raise errors.invalid(rt, meta.get("name", ""), causes)
@@ -130,7 +130,7 @@ class Api:
                 raise errors.already_exists(rt, meta["name"])
             for plugin in self.admission:
                 plugin("CREATE", rt, obj, None)
-            meta["creationTimestamp"] = rfc3339()
+            meta["creationTimestamp"] = self.loop.clock.stamp()
             if _spec_part(obj).keys() - {"apiVersion", "kind"}:
                 meta["generation"] = 1
             if field_manager:
@@ -242,7 +242,7 @@ class Api:
         new.setdefault("apiVersion", old["apiVersion"])
         new.setdefault("kind", old["kind"])
         if subresource != "status":
-            apply_defaults(rt, new, old)
+            apply_defaults(rt, new, old, self.loop.clock.stamp())
             causes = validate(rt, new, old)
             if causes:
                 raise errors.invalid(rt, meta["name"], causes)
@@ -299,7 +299,7 @@ class Api:
                     return self.store.delete(rt.key, meta.get("namespace", ""), name)
                 updated = clone(obj)
                 updated["metadata"]["finalizers"] = finalizers
-                updated["metadata"].setdefault("deletionTimestamp", rfc3339())
+                updated["metadata"].setdefault("deletionTimestamp", self.loop.clock.stamp())
                 if grace_seconds == 0 or "deletionGracePeriodSeconds" not in updated["metadata"]:
                     updated["metadata"]["deletionGracePeriodSeconds"] = 0
                 return self.store.replace(rt.key, updated)
@@ -341,8 +341,7 @@ class Api:
             owners.setdefault(entry["manager"], set()).update(patch.fields_v1_to_paths(entry.get("fieldsV1") or {}))
         return owners
 
-    @staticmethod
-    def _render_managers(old: dict, owners: dict[str, set[patch.Path]], manager: str, operation: str) -> list:
+    def _render_managers(self, old: dict, owners: dict[str, set[patch.Path]], manager: str, operation: str) -> list:
         entries = []
         previous = {e["manager"]: e for e in old["metadata"].get("managedFields") or [] if not e.get("subresource")}
         for name, paths in owners.items():
@@ -354,14 +353,14 @@ class Api:
             entry["fieldsV1"] = patch.paths_to_fields_v1(paths)
             if name == manager:
                 entry["operation"] = operation
-                entry["time"] = rfc3339()
+                entry["time"] = self.loop.clock.stamp()
             entries.append(entry)
         return entries
 
     def _record_manager(self, obj: dict, manager: str, operation: str, paths: set[patch.Path]) -> None:
         obj["metadata"]["managedFields"] = [{
-            "manager": manager, "operation": operation, "apiVersion": obj["apiVersion"], "time": rfc3339(),
-            "fieldsType": "FieldsV1", "fieldsV1": patch.paths_to_fields_v1(paths)}]
+            "manager": manager, "operation": operation, "apiVersion": obj["apiVersion"],
+            "time": self.loop.clock.stamp(), "fieldsType": "FieldsV1", "fieldsV1": patch.paths_to_fields_v1(paths)}]
 
 
 def _comparable(obj: dict) -> dict:

@@ -4,9 +4,11 @@
         subprocess.run(["kubectl", "--kubeconfig", cluster.kubeconfig, "get", "nodes"])
 
 It seeds what a fresh real cluster has (the default namespaces, nodes, the `kubernetes` Service, a default
-StorageClass, the Local APIServices of the built-in group versions), starts the controllers on the simulation
-loop and serves the API on 127.0.0.1: plain HTTP, or with `tls=True` HTTPS with a certificate made at start,
-whose CA the kubeconfig carries.
+StorageClass, the Local APIServices of the built-in group versions, the bootstrap RBAC policy), starts the
+controllers on the simulation loop and serves the API on 127.0.0.1: plain HTTP, or with `tls=True` HTTPS with a
+certificate made at start, whose CA the kubeconfig carries. The kubeconfig's user is the all-powerful admin;
+`service_account_kubeconfig` writes one for a ServiceAccount with just the permissions a test grants it (see
+access.py).
 """
 
 from __future__ import annotations
@@ -15,18 +17,22 @@ import base64
 import os
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
-
 from kubedog_ci.sim import apiservices
+from kubedog_ci.sim.access import service_account_kubeconfig, write_config
 from kubedog_ci.sim.api import Api
+from kubedog_ci.sim.authn import TokenIssuer
+from kubedog_ci.sim.bootstrap_policy import cluster_role_bindings, cluster_roles
+from kubedog_ci.sim.clock import Clock
 from kubedog_ci.sim.config import SimConfig
 from kubedog_ci.sim.controllers import build_controllers
 from kubedog_ci.sim.controllers.base import Context, Manager
 from kubedog_ci.sim.events import EventRecorder
 from kubedog_ci.sim.logs import LogStore
 from kubedog_ci.sim.loop import SimLoop
+from kubedog_ci.sim.rbac import CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES
 from kubedog_ci.sim.resources import Registry
 from kubedog_ci.sim.server import SimHTTPServer
 from kubedog_ci.sim.store import Store
@@ -81,11 +87,12 @@ class SimCluster:
         self.config = config or SimConfig()
         self.store = Store(self.config.history_window)
         self.registry = Registry.builtin()
-        self.loop = SimLoop(self.config.time_scale)
+        self.loop = SimLoop(self.config.time_scale, Clock(self.config.clock_offset))
         self.api = Api(self.store, self.registry, self.loop)
-        self.logs = LogStore()
+        self.logs = LogStore(self.loop.clock)
         self.events = EventRecorder(self.api)
-        self.ctx = Context(self.api, self.store, self.loop, self.events, self.logs, self.config)
+        self.tokens = TokenIssuer(self.loop.clock)
+        self.ctx = Context(self.api, self.store, self.loop, self.events, self.logs, self.config, self.tokens)
         self.manager = Manager(self.ctx, build_controllers(self.ctx))
         self._host, self._port = host, port
         self.tls = tls
@@ -111,10 +118,11 @@ class SimCluster:
         if self.tls:  # first: a missing openssl fails the start before anything runs
             self.certificates = generate(tuple(dict.fromkeys((self._host, "127.0.0.1", "localhost"))))
             context = self.certificates.server_context()
+            self.tokens.ca_pem = self.certificates.ca
         self._seed()
         self.loop.start()
         self.manager.start()
-        self.server = SimHTTPServer((self._host, self._port), self.api, self.logs, self.config, context)
+        self.server = SimHTTPServer((self._host, self._port), self.api, self.logs, self.config, context, self.tokens)
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="sim-http", daemon=True)
         self._thread.start()
@@ -156,13 +164,16 @@ class SimCluster:
         }
 
     def write_kubeconfig(self, path: str | os.PathLike) -> None:
-        """Write atomically, so a process polling for the file never reads half of it."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(yaml.safe_dump(self.kubeconfig_dict(), sort_keys=False))
-        os.chmod(tmp, 0o600)
-        tmp.replace(target)
+        write_config(path, self.kubeconfig_dict())
+
+    def service_account_kubeconfig(self, namespace: str, name: str, *, role: str | None = None,
+                                   rules: list[dict] | None = None, cluster_wide: bool = False,
+                                   namespaces: Iterable[str] | None = None,
+                                   path: str | os.PathLike | None = None) -> str:
+        """A kubeconfig for ServiceAccount `namespace/name` granted `role` or `rules` (see access.py)."""
+
+        return service_account_kubeconfig(self, namespace, name, role=role, rules=rules, cluster_wide=cluster_wide,
+                                          namespaces=namespaces, path=path)
 
     def _seed(self) -> None:
         ns_rt, node_rt = self.api.rt("/namespaces"), self.api.rt("/nodes")
@@ -179,3 +190,7 @@ class SimCluster:
             "provisioner": "rancher.io/local-path", "reclaimPolicy": "Delete",
             "volumeBindingMode": "Immediate"})
         apiservices.register_builtin(self.api)
+        for role in cluster_roles():
+            self.api.create(self.api.rt(CLUSTER_ROLES), None, role)
+        for binding in cluster_role_bindings():
+            self.api.create(self.api.rt(CLUSTER_ROLE_BINDINGS), None, binding)

@@ -93,3 +93,5 @@ class SimConfig:
     deny: tuple[DenyRule, ...] = ()
     failing_images: tuple[str, ...] = ("does-not-exist",)
     history_window: int = 10_000
+    clock_offset: float = 0.0
+    """Seconds the cluster's wall clock is ahead of this machine's (negative: behind); see clock.py."""

@@ -11,7 +11,6 @@ import ipaddress
 import itertools
 from collections.abc import Callable
 
-from kubedog_ci.sim.loop import rfc3339
 from kubedog_ci.sim.resources import ResourceType
 
 _FIRST_CLUSTER_IP = ipaddress.IPv4Address("10.96.0.10")
@@ -74,7 +73,7 @@ def _template(obj: dict, restart_policy: str | None = "Always") -> None:
     pod_spec(template.setdefault("spec", {}), restart_policy)
 
 
-def _pod(obj: dict, old: dict | None) -> None:
+def _pod(obj: dict, old: dict | None, now: str) -> None:
     spec = obj.setdefault("spec", {})
     pod_spec(spec)
     spec.setdefault("serviceAccountName", "default")
@@ -102,7 +101,7 @@ def qos_class(spec: dict) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-def _deployment(obj: dict, old: dict | None) -> None:
+def _deployment(obj: dict, old: dict | None, now: str) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("replicas", 1)
     strategy = spec.setdefault("strategy", {})
@@ -116,12 +115,12 @@ def _deployment(obj: dict, old: dict | None) -> None:
     _template(obj)
 
 
-def _replicaset(obj: dict, old: dict | None) -> None:
+def _replicaset(obj: dict, old: dict | None, now: str) -> None:
     obj.setdefault("spec", {}).setdefault("replicas", 1)
     _template(obj)
 
 
-def _statefulset(obj: dict, old: dict | None) -> None:
+def _statefulset(obj: dict, old: dict | None, now: str) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("replicas", 1)
     spec.setdefault("podManagementPolicy", "OrderedReady")
@@ -141,7 +140,7 @@ def _statefulset(obj: dict, old: dict | None) -> None:
         obj["status"] = {"replicas": 0, "availableReplicas": 0}
 
 
-def _daemonset(obj: dict, old: dict | None) -> None:
+def _daemonset(obj: dict, old: dict | None, now: str) -> None:
     spec = obj.setdefault("spec", {})
     strategy = spec.setdefault("updateStrategy", {})
     strategy.setdefault("type", "RollingUpdate")
@@ -169,7 +168,7 @@ def _template_generation(obj: dict, old: dict | None) -> None:
     obj["metadata"].setdefault("annotations", {})[key] = str(generation)
 
 
-def _job(obj: dict, old: dict | None) -> None:
+def _job(obj: dict, old: dict | None, now: str) -> None:
     spec = obj.setdefault("spec", {})
     if spec.get("completions") is None and spec.get("parallelism") is None:
         spec["completions"] = 1
@@ -188,7 +187,7 @@ def _job(obj: dict, old: dict | None) -> None:
     _template(obj, restart_policy=None)
 
 
-def _cronjob(obj: dict, old: dict | None) -> None:
+def _cronjob(obj: dict, old: dict | None, now: str) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("concurrencyPolicy", "Allow")
     spec.setdefault("suspend", False)
@@ -201,7 +200,7 @@ def _cronjob(obj: dict, old: dict | None) -> None:
     pod_spec(template.setdefault("spec", {}), None)
 
 
-def _service(obj: dict, old: dict | None) -> None:
+def _service(obj: dict, old: dict | None, now: str) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
@@ -228,20 +227,20 @@ def _service(obj: dict, old: dict | None) -> None:
         obj["status"] = {"loadBalancer": {}}
 
 
-def _pvc(obj: dict, old: dict | None) -> None:
+def _pvc(obj: dict, old: dict | None, now: str) -> None:
     obj.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
     if old is None:
         obj["status"] = {"phase": "Pending"}
 
 
-def _namespace(obj: dict, old: dict | None) -> None:
+def _namespace(obj: dict, old: dict | None, now: str) -> None:
     obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
     obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
     if old is None:
         obj["status"] = {"phase": "Active"}
 
 
-def _secret(obj: dict, old: dict | None) -> None:
+def _secret(obj: dict, old: dict | None, now: str) -> None:
     obj.setdefault("type", "Opaque")
     string_data = obj.pop("stringData", None)
     if string_data:
@@ -250,7 +249,7 @@ def _secret(obj: dict, old: dict | None) -> None:
             data[key] = base64.b64encode(str(value).encode()).decode()
 
 
-def _apiservice(obj: dict, old: dict | None) -> None:
+def _apiservice(obj: dict, old: dict | None, now: str) -> None:
     """SetDefaults_ServiceReference (port 443), and the strategy's PrepareForCreate: the status starts empty,
     except that a local APIService (no service) is Available at once."""
     service = obj.setdefault("spec", {}).get("service")
@@ -258,11 +257,11 @@ def _apiservice(obj: dict, old: dict | None) -> None:
         service.setdefault("port", 443)
     if old is None:
         obj["status"] = {} if isinstance(service, dict) else {"conditions": [{
-            "type": "Available", "status": "True", "lastTransitionTime": rfc3339(), "reason": "Local",
+            "type": "Available", "status": "True", "lastTransitionTime": now, "reason": "Local",
             "message": "Local APIServices are always available"}]}
 
 
-_DEFAULTERS: dict[str, Callable[[dict, dict | None], None]] = {
+_DEFAULTERS: dict[str, Callable[[dict, dict | None, str], None]] = {
     "/pods": _pod,
     "apps/deployments": _deployment,
     "apps/replicasets": _replicaset,
@@ -278,8 +277,9 @@ _DEFAULTERS: dict[str, Callable[[dict, dict | None], None]] = {
 }
 
 
-def apply_defaults(rt: ResourceType, obj: dict, old: dict | None) -> None:
-    """Fill in the defaults of one object in place (no-op for kinds without defaults)."""
+def apply_defaults(rt: ResourceType, obj: dict, old: dict | None, now: str) -> None:
+    """Fill in the defaults of one object in place (no-op for kinds without defaults); `now` is the cluster's
+    time, for the timestamps a defaulter writes."""
     defaulter = _DEFAULTERS.get(rt.key)
     if defaulter:
-        defaulter(obj, old)
+        defaulter(obj, old, now)

@@ -107,6 +107,11 @@ def unsupported_body(content_type: str, why: str = "") -> ApiError:
                     f" (got {content_type}{': ' + why if why else ''})")
 
 
+def method_not_allowed() -> ApiError:
+    """405 for a verb a resource does not serve (a GET of selfsubjectaccessreviews)."""
+    return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
+
+
 def path_not_found() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from kubedog_ci.sim.api import Api
 from kubedog_ci.sim.errors import ApiError
-from kubedog_ci.sim.loop import rfc3339
 from kubedog_ci.sim.store import clone
 
 _WINDOW_SECONDS = 600.0
@@ -36,7 +35,9 @@ class EventRecorder:
         self._rt = api.rt("/events")
         self._exact: dict[tuple, _Seen] = {}
         self._similar: dict[tuple, tuple[set[str], float, str | None]] = {}
-        self._seq = time.time_ns()
+        self._clock = api.loop.clock
+        self._seq = 0
+        """The last Event name suffix: the recording time in nanoseconds, as the real recorder names Events."""
 
     def record(self, obj: dict, event_type: str, reason: str, message: str, component: str,
                host: str | None = None, field_path: str | None = None) -> None:
@@ -66,9 +67,9 @@ class EventRecorder:
         if seen and now - seen.at <= _WINDOW_SECONDS and self._bump(seen, message, involved):
             seen.at = now
             return
-        self._seq += 1
+        self._seq = max(self._seq + 1, self._clock.time_ns())
         name = f"{meta['name']}.{self._seq:x}"
-        stamp = rfc3339()
+        stamp = self._clock.stamp()
         event = {
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},
@@ -89,7 +90,7 @@ class EventRecorder:
             return False
         updated = clone(current)
         updated["count"] = int(updated.get("count") or 1) + 1
-        updated["lastTimestamp"] = rfc3339()
+        updated["lastTimestamp"] = self._clock.stamp()
         updated["message"] = message
         updated["involvedObject"] = involved
         try:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 import itertools
 import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from kubedog_ci.sim.clock import Clock
 
 MAX_LINES_PER_INSTANCE = 200_000
 CHUNK_LINES = 1000
@@ -85,13 +86,15 @@ class Instance:
 class LogStore:
     """All container logs of the cluster, keyed by (pod uid, container name)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock or Clock()
+        """Line timestamps are the cluster's wall clock (shifted by --clock-offset), like a kubelet's."""
         self._cond = threading.Condition()
         self._logs: dict[tuple[str, str], list[Instance]] = {}
         self._last_ns = 0
 
     def _stamp(self) -> int:
-        self._last_ns = max(time.time_ns(), self._last_ns + 1)
+        self._last_ns = max(self._clock.time_ns(), self._last_ns + 1)
         return self._last_ns
 
     def start(self, pod_uid: str, container: str) -> None:

@@ -1,7 +1,8 @@
 """The simulation loop: one thread runs every controller step and timer, so controllers need no locks.
 
 Delays are given in simulated seconds and multiplied by the time scale, so a test at `--time-scale 0.01` sees
-the same order of things as a real cluster, a hundred times faster. Timestamps stay wall-clock.
+the same order of things as a real cluster, a hundred times faster. Timestamps stay wall-clock: they come from the
+loop's Clock (see clock.py), which a `--clock-offset` shifts but no time scale speeds up.
 """
 
 from __future__ import annotations
@@ -14,16 +15,8 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-
-def rfc3339(moment: datetime | None = None) -> str:
-    """Second-precision UTC time as the API serializes metav1.Time."""
-    return (moment or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+from kubedog_ci.sim.clock import Clock
 
 
 class Timer:
@@ -41,8 +34,10 @@ class Timer:
 class SimLoop:
     """A single worker thread with a timer heap; safe to schedule onto from any thread."""
 
-    def __init__(self, time_scale: float = 1.0) -> None:
+    def __init__(self, time_scale: float = 1.0, clock: Clock | None = None) -> None:
         self.time_scale = time_scale
+        self.clock = clock or Clock()
+        """The cluster's wall clock, for every timestamp the simulator writes or compares."""
         self._heap: list[tuple[float, int, Timer, Callable[..., None], tuple]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()

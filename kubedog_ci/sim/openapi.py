@@ -27,7 +27,10 @@ def root(registry: Registry) -> dict:
     paths = {}
     for group, versions in registry.groups().items():
         for version in versions:
-            digest = hashlib.sha256(repr(sorted(_operations(registry, group, version))).encode()).hexdigest()
+            operations = _operations(registry, group, version)
+            if not operations:  # create-only kinds (the reviews) have no PATCH to describe
+                continue
+            digest = hashlib.sha256(repr(sorted(operations)).encode()).hexdigest()
             prefix = _prefix(group, version)
             paths[prefix] = {"serverRelativeURL": f"/openapi/v3/{prefix}?hash={digest[:32].upper()}"}
     return {"paths": paths}
@@ -50,7 +53,7 @@ def group_version(registry: Registry, prefix: str) -> dict | None:
 
 
 def _operations(registry: Registry, group: str, version: str) -> list[tuple[str, dict]]:
-    types = [rt for rt in registry.all() if rt.group == group and rt.version == version]
+    types = [rt for rt in registry.all() if rt.group == group and rt.version == version and "patch" in rt.verbs]
     return [(_item_path(rt), {"patch": _patch(rt)}) for rt in sorted(types, key=lambda t: t.plural)]
 
 

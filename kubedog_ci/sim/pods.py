@@ -4,8 +4,6 @@ the kubelet (after pkg/api/v1/pod/util.go and controller_utils.go), so they agre
 
 from __future__ import annotations
 
-from kubedog_ci.sim.loop import rfc3339
-
 
 def pod_phase(pod: dict) -> str:
     return (pod.get("status") or {}).get("phase", "")
@@ -36,11 +34,12 @@ def is_pod_ready(pod: dict) -> bool:
 
 
 def pod_condition(kind: str, status: str, reason: str, message: str, previous: dict | None,
-                  generation: int | None) -> dict:
+                  generation: int | None, now: str) -> dict:
     """A pod condition as the kubelet and the scheduler write it: lastTransitionTime is kept from `previous`
-    while the status stays the same, observedGeneration is the pod's, reason and message appear when set."""
+    while the status stays the same (else it is `now`), observedGeneration is the pod's, reason and message
+    appear when set."""
     since = previous.get("lastTransitionTime") if previous and previous.get("status") == status else None
-    condition: dict = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": since or rfc3339()}
+    condition: dict = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": since or now}
     if generation is not None:
         condition["observedGeneration"] = generation
     if reason:

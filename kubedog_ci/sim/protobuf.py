@@ -136,12 +136,39 @@ _RBAC_POLICY: dict[str, dict[int, Field]] = {
                                 3: ("maxUnavailable", "intorstr", ""), 4: ("unhealthyPodEvictionPolicy", "str", "ptr")},
 }
 
-SCHEMAS: dict[str, dict[int, Field]] = {**_META, **_CORE, **_APPS_BATCH, **_RBAC_POLICY}
+_AUTH: dict[str, dict[int, Field]] = {
+    "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "SelfSubjectAccessReviewSpec", ""),
+                                3: ("status", "Status", "")},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes", ""),
+                                    2: ("nonResourceAttributes", "NonResourceAttributes", "")},
+    "ResourceAttributes": {1: ("namespace", "str", ""), 2: ("verb", "str", ""), 3: ("group", "str", ""),
+                           4: ("version", "str", ""), 5: ("resource", "str", ""), 6: ("subresource", "str", ""),
+                           7: ("name", "str", ""), 8: ("fieldSelector", "SelectorAttributes", ""),
+                           9: ("labelSelector", "SelectorAttributes", "")},
+    "SelectorAttributes": {1: ("rawSelector", "str", ""), 2: ("requirements", "LabelSelectorRequirement", "rep")},
+    "NonResourceAttributes": {1: ("path", "str", ""), 2: ("verb", "str", "")},
+    "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "SelfSubjectRulesReviewSpec", ""),
+                               3: ("status", "Status", "")},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "str", "")},
+    "SelfSubjectReview": {1: ("metadata", "ObjectMeta", ""), 2: ("status", "Status", "")},
+    "TokenRequest": {1: ("metadata", "ObjectMeta", ""), 2: ("spec", "TokenRequestSpec", ""),
+                     3: ("status", "Status", "")},
+    "TokenRequestSpec": {1: ("audiences", "str", "rep"), 3: ("boundObjectRef", "BoundObjectReference", ""),
+                         4: ("expirationSeconds", "int", "ptr")},
+    "BoundObjectReference": {1: ("kind", "str", ""), 2: ("apiVersion", "str", ""), 3: ("name", "str", ""),
+                             4: ("uid", "str", "")},
+}
+"""`kubectl auth can-i`, `auth whoami` and `create token` post these (k8s.io/api authorization/v1 and
+authentication/v1 generated.proto)."""
+
+SCHEMAS: dict[str, dict[int, Field]] = {**_META, **_CORE, **_APPS_BATCH, **_RBAC_POLICY, **_AUTH}
 _RBAC = "rbac.authorization.k8s.io/v1"
+_AUTHZ, _AUTHN = "authorization.k8s.io/v1", "authentication.k8s.io/v1"
 TOP_LEVEL = {("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "Service"),
              ("apps/v1", "Deployment"), ("batch/v1", "Job"), ("batch/v1", "CronJob"), (_RBAC, "Role"),
              (_RBAC, "ClusterRole"), (_RBAC, "RoleBinding"), (_RBAC, "ClusterRoleBinding"),
-             ("policy/v1", "PodDisruptionBudget")}
+             ("policy/v1", "PodDisruptionBudget"), (_AUTHZ, "SelfSubjectAccessReview"),
+             (_AUTHZ, "SelfSubjectRulesReview"), (_AUTHN, "SelfSubjectReview"), (_AUTHN, "TokenRequest")}
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:

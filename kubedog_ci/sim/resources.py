@@ -57,6 +57,7 @@ class ResourceType:
 
 _NO_STATUS: tuple[str, ...] = ()
 _ALL = ("all",)
+_CREATE_ONLY = ("create",)
 
 BUILTIN: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Namespace", "namespaces", namespaced=False, short_names=("ns",)),
@@ -68,7 +69,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Endpoints", "endpoints", short_names=("ep",), subresources=_NO_STATUS),
     ResourceType("", "v1", "ConfigMap", "configmaps", short_names=("cm",), subresources=_NO_STATUS),
     ResourceType("", "v1", "Secret", "secrets", subresources=_NO_STATUS),
-    ResourceType("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",), subresources=_NO_STATUS),
+    ResourceType("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",), subresources=("token",)),
     ResourceType("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",)),
     ResourceType("", "v1", "PersistentVolume", "persistentvolumes", namespaced=False, short_names=("pv",)),
     ResourceType("", "v1", "ResourceQuota", "resourcequotas", short_names=("quota",)),
@@ -117,7 +118,16 @@ BUILTIN: tuple[ResourceType, ...] = (
                  namespaced=False, short_names=("crd", "crds")),
     ResourceType("events.k8s.io", "v1", "Event", "events", short_names=("ev",), subresources=_NO_STATUS,
                  storage_group=""),
+    ResourceType("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
+                 namespaced=False, subresources=_NO_STATUS, verbs=_CREATE_ONLY),
+    ResourceType("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews",
+                 namespaced=False, subresources=_NO_STATUS, verbs=_CREATE_ONLY),
+    ResourceType("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False,
+                 subresources=_NO_STATUS, verbs=_CREATE_ONLY),
 )
+REVIEWS = {"authorization.k8s.io/selfsubjectaccessreviews", "authorization.k8s.io/selfsubjectrulesreviews",
+           "authentication.k8s.io/selfsubjectreviews"}
+"""Storage keys of the kinds that are never stored: a create answers a question about the requester."""
 
 _BUILTIN_IDS = frozenset((rt.group, rt.version, rt.plural) for rt in BUILTIN)
 
@@ -223,8 +233,9 @@ def _subresource_entry(rt: ResourceType, sub: str) -> dict:
         "log": ["get"],
         "binding": ["create"],
         "eviction": ["create"],
+        "token": ["create"],
     }[sub]
-    kind = {"scale": "Scale", "binding": "Binding", "eviction": "Eviction"}.get(sub, rt.kind)
+    kind = {"scale": "Scale", "binding": "Binding", "eviction": "Eviction", "token": "TokenRequest"}.get(sub, rt.kind)
     entry: dict = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
                    "kind": kind, "verbs": verbs}
     if sub == "scale":
@@ -232,5 +243,8 @@ def _subresource_entry(rt: ResourceType, sub: str) -> dict:
         entry["version"] = "v1"
     if sub == "eviction":
         entry["group"] = "policy"
+        entry["version"] = "v1"
+    if sub == "token":
+        entry["group"] = "authentication.k8s.io"
         entry["version"] = "v1"
     return entry

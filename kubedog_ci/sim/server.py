@@ -1,14 +1,16 @@
 """The HTTP face of the simulated cluster: the Kubernetes REST API over HTTP/1.1, plain or (`--tls`) HTTPS.
 
 Routing follows the real URL scheme (`/api/v1/namespaces/NS/pods/NAME/log`, `/apis/GROUP/VERSION/...`, and the
-legacy `/watch/` prefix). Watches and followed logs are chunked streams, like the real server's. Auth, deny
-rules and fault injection happen here, before a request reaches the Api, and every request is counted so
-benchmarks can report what a client cost the API server.
+legacy `/watch/` prefix). Watches and followed logs are chunked streams, like the real server's. Authentication
+(authn.py), authorization (rbac.py, with the deny rules) and fault injection happen here, before a request reaches
+the Api, in the real server's order: 401, then 403, then 404. Every request is counted so benchmarks can report
+what a client cost the API server.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import queue
 import random
@@ -28,14 +30,16 @@ from typing import Any
 
 import yaml
 
-from kubedog_ci.sim import errors, openapi, protobuf, tables
+from kubedog_ci.sim import authn, errors, openapi, protobuf, rbac, tables
 from kubedog_ci.sim.api import Api
+from kubedog_ci.sim.authn import TokenIssuer, UserInfo
+from kubedog_ci.sim.clock import Clock
 from kubedog_ci.sim.config import SimConfig
 from kubedog_ci.sim.errors import ApiError
 from kubedog_ci.sim.events import from_events_v1, to_events_v1
 from kubedog_ci.sim.logs import LogStore, parse_rfc3339_ns
 from kubedog_ci.sim.protobuf import ProtobufError
-from kubedog_ci.sim.resources import ResourceType
+from kubedog_ci.sim.resources import REVIEWS, ResourceType
 from kubedog_ci.sim.selectors import Predicate, SelectorError, kind_field_selector, parse_label_selector
 from kubedog_ci.sim.store import Expired, clone
 
@@ -108,12 +112,14 @@ class SimHTTPServer(ThreadingHTTPServer):
     request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], api: Api, logs: LogStore, config: SimConfig,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, tokens: TokenIssuer | None = None) -> None:
         super().__init__(address, SimHandler)
         self.api = api
         self.logs = logs
         self.config = config
         self.tls = tls
+        self.tokens = tokens or TokenIssuer(api.loop.clock)
+        self.authorizer = rbac.Authorizer(api.store, config.deny)
         self.stats = Stats()
         self.stopping = threading.Event()
 
@@ -146,6 +152,10 @@ class SimHTTPServer(ThreadingHTTPServer):
 class SimHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: SimHTTPServer
+    user: UserInfo
+    """Who sent the request being handled (see authn.py)."""
+    attrs: rbac.Attributes
+    """What it asks for, as the authorizer saw it."""
 
     def setup(self) -> None:
         """Disable Nagle: a response's headers and body go out as separate writes, and a client's delayed ACK
@@ -181,6 +191,14 @@ class SimHandler(BaseHTTPRequestHandler):
     def config(self) -> SimConfig:
         return self.server.config
 
+    @property
+    def clock(self) -> Clock:
+        return self.api.loop.clock
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header every response carries, in the cluster's clock (a shifted one with --clock-offset)."""
+        return super().date_time_string(self.clock.time() if timestamp is None else timestamp)
+
     def _handle(self, method: str) -> None:
         parsed = urllib.parse.urlsplit(self.path)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query, keep_blank_values=True).items()}
@@ -190,8 +208,10 @@ class SimHandler(BaseHTTPRequestHandler):
             if faults.latency:
                 self._injected("latency")
                 time.sleep(faults.latency)
-            if self.config.token and self.headers.get("Authorization", "") != f"Bearer {self.config.token}":
-                raise errors.unauthorized()
+            self.user = authn.authenticate(self.headers.get("Authorization", ""), self.config, self.api.store,
+                                           self.server.tokens)
+            self.attrs = rbac.request_attributes(self.user, method, parsed.path or "/", query)
+            self._authorize()
             self._route(method, parsed.path.rstrip("/") or "/", query, body)
         except _Abort:
             self.close_connection = True
@@ -318,7 +338,8 @@ class SimHandler(BaseHTTPRequestHandler):
             raise errors.path_not_found()
         verb = self._verb(method, route)
         self._count(verb)
-        self._authorize(verb, route)
+        if not route.subresource and verb not in route.rt.verbs:
+            raise errors.method_not_allowed()
         faults = self.config.faults
         if faults.chance(faults.http_error) and route.subresource != "log":
             self._injected("http-error")
@@ -362,16 +383,14 @@ class SimHandler(BaseHTTPRequestHandler):
             return "delete" if route.name else "deletecollection"
         return {"POST": "create", "PUT": "update", "PATCH": "patch"}[method]
 
-    def _authorize(self, verb: str, route: Route) -> None:
-        namespace = route.namespace or ""
-        for rule in self.config.deny:
-            if rule.matches(verb, route.rt.plural, route.rt.group, namespace):
-                resource = route.rt.plural + (f"/{route.subresource}" if route.subresource else "")
-                why = (f'User "{self.config.user}" cannot {verb} resource "{resource}" in API group '
-                       f'"{route.rt.group}"')
-                why += f' in the namespace "{namespace}"' if route.rt.namespaced and namespace else \
-                    " at the cluster scope"
-                raise errors.forbidden(route.rt, route.name or "", why)
+    def _authorize(self) -> None:
+        """401 came first; now 403 unless RBAC (or system:masters) allows it and no deny rule forbids it. A
+        refused request is counted like any other."""
+        try:
+            self.server.authorizer.check(self.attrs)
+        except ApiError:
+            self._count(self.attrs.verb if self.attrs.resource_request else "other")
+            raise
 
     # --- verbs ------------------------------------------------------------------------------------------
 
@@ -381,6 +400,11 @@ class SimHandler(BaseHTTPRequestHandler):
         manager = query.get("fieldManager") or (self.headers.get("User-Agent") or "unknown").split("/")[0]
         if route.subresource == "log":
             return self._logs(namespace, route.name or "", query)
+        if rt.key in REVIEWS:
+            return self._send_json(201, self._review(rt, self._incoming(rt, self._body(body))))
+        if route.subresource == "token":
+            return self._send_json(201, authn.token_request(self.api.store, self.server.tokens, namespace,
+                                                            route.name or "", self._incoming(rt, self._body(body))))
         if verb == "watch":
             return self._watch(route, query)
         if verb == "list":
@@ -422,6 +446,8 @@ class SimHandler(BaseHTTPRequestHandler):
             raise errors.unsupported_media_type(content_type)
         document = _decode_yaml(body) if patch_type == "apply" else _decode(body)
         existed = self.api.store.get(rt.key, namespace, route.name or "") is not None
+        if not existed and patch_type == "apply":
+            self._authorize_create_on_update()
         obj = self.api.patch(rt, namespace, route.name or "", patch_type, document, subresource=route.subresource,
                              dry_run=dry_run, field_manager=query.get("fieldManager") or
                              (manager if patch_type != "apply" else None),
@@ -429,6 +455,21 @@ class SimHandler(BaseHTTPRequestHandler):
         if route.subresource == "scale":
             return self._send_json(200, self.api.scale_of(obj))
         return self._send_obj(200 if existed else 201, rt, obj)
+
+    def _review(self, rt: ResourceType, payload: dict) -> dict:
+        """The answer to a SelfSubject*Review: about the requester, never stored."""
+        if rt.plural == "selfsubjectaccessreviews":
+            return rbac.access_review(self.server.authorizer, self.user, payload)
+        if rt.plural == "selfsubjectrulesreviews":
+            return rbac.rules_review(self.server.authorizer, self.user, payload)
+        return authn.self_subject_review(self.user)
+
+    def _authorize_create_on_update(self) -> None:
+        """An apply that creates the object needs `create` as well as `patch` (the handler's withAuthorization)."""
+        create = dataclasses.replace(self.attrs, verb="create")
+        decision = self.server.authorizer.decide(create)
+        if not decision.allowed:
+            raise rbac.forbidden_on_update(create, decision.reason)
 
     def _body(self, body: bytes) -> dict:
         """A create/update/delete body in JSON, YAML or (built-in kinds that kubectl create sends) protobuf."""
@@ -471,7 +512,8 @@ class SimHandler(BaseHTTPRequestHandler):
     def _send_obj(self, code: int, rt: ResourceType, obj: dict) -> None:
         if self._wants_table():
             return self._send_json(code, tables.to_table(rt, [self._present(rt, obj)], self._include_object(),
-                                                         obj["metadata"].get("resourceVersion", "")))
+                                                         obj["metadata"].get("resourceVersion", ""),
+                                                         now=self.clock.now()))
         return self._send_json(code, self._present(rt, obj))
 
     def _wants_table(self) -> bool:
@@ -499,7 +541,8 @@ class SimHandler(BaseHTTPRequestHandler):
         items = [self._present(rt, o) for o in result.items]
         if self._wants_table():
             return self._send_json(200, tables.to_table(rt, items, self._include_object(),
-                                                        str(result.resource_version), result.continue_token))
+                                                        str(result.resource_version), result.continue_token,
+                                                        now=self.clock.now()))
         meta: dict = {"resourceVersion": str(result.resource_version)}
         if result.continue_token:
             meta["continue"] = result.continue_token
@@ -594,7 +637,8 @@ class SimHandler(BaseHTTPRequestHandler):
         def emit(kind: str, obj: dict) -> None:
             shown = self._present(rt, obj)
             if table and kind != "BOOKMARK":
-                shown = tables.to_table(rt, [shown], include, obj["metadata"].get("resourceVersion", ""))
+                shown = tables.to_table(rt, [shown], include, obj["metadata"].get("resourceVersion", ""),
+                                        now=self.clock.now())
             self._chunk(encode_json({"type": kind, "object": shown}) + b"\n")
 
         for obj in initial:
@@ -659,7 +703,7 @@ class SimHandler(BaseHTTPRequestHandler):
             except ValueError as err:
                 raise errors.bad_request(f"invalid sinceTime {query['sinceTime']!r}") from err
         elif query.get("sinceSeconds"):
-            since_ns = time.time_ns() - int(query["sinceSeconds"]) * 1_000_000_000
+            since_ns = self.clock.time_ns() - (_int(query["sinceSeconds"]) or 0) * 1_000_000_000
         follow = query.get("follow") == "true"
         stop = threading.Event()
         cut_after = self.config.faults.upto(self.config.faults.log_cut)

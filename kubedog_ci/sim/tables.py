@@ -7,9 +7,10 @@ every other kind gets NAME and AGE, and custom resources their additionalPrinter
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from kubedog_ci.sim.loop import parse_time
+from kubedog_ci.sim.clock import parse_time
 from kubedog_ci.sim.resources import ResourceType
 from kubedog_ci.sim.selectors import field_value, selector_to_string
 
@@ -17,11 +18,16 @@ Column = tuple[str, str, int]
 """(name, type, priority): priority 1 columns show only with `-o wide`."""
 
 
+_NOW: ContextVar[datetime | None] = ContextVar("table_now", default=None)
+"""The cluster clock's now while to_table renders: ages are measured against the server's (shifted) clock, as the
+real server prints them, without passing the time through every column function."""
+
+
 def human_age(timestamp: str | None, now: datetime | None = None) -> str:
     """kubectl's duration.HumanDuration of the time since `timestamp`."""
     if not timestamp:
         return "<unknown>"
-    seconds = int(((now or datetime.now(UTC)) - parse_time(timestamp)).total_seconds())
+    seconds = int(((now or _NOW.get() or datetime.now(UTC)) - parse_time(timestamp)).total_seconds())
     if seconds < -1:
         return "<invalid>"
     if seconds < 0:
@@ -427,8 +433,18 @@ def _custom_columns(rt: ResourceType) -> tuple[list[Column], Callable[[dict], li
 
 
 def to_table(rt: ResourceType, objects: list[dict], include_object: str, resource_version: str,
-             continue_token: str = "") -> dict:
-    """A Table of `objects`; rows carry PartialObjectMetadata (or the object, or nothing) as asked."""
+             continue_token: str = "", now: datetime | None = None) -> dict:
+    """A Table of `objects` with ages as of `now` (default: this machine's clock); rows carry
+    PartialObjectMetadata (or the object, or nothing) as asked."""
+    token = _NOW.set(now)
+    try:
+        return _table(rt, objects, include_object, resource_version, continue_token)
+    finally:
+        _NOW.reset(token)
+
+
+def _table(rt: ResourceType, objects: list[dict], include_object: str, resource_version: str,
+           continue_token: str) -> dict:
     spec = _COLUMNS.get(rt.key) or _custom_columns(rt)
     if spec is None:
         spec = ([("Name", "string", 0), ("Age", "string", 0)], lambda o: [o["metadata"]["name"], _age(o)])

@@ -75,6 +75,10 @@ def _name(rt: ResourceType, obj: dict) -> list[Cause]:
     name = meta.get("name")
     if not name:
         return [required("metadata.name", "name or generateName is required")]
+    if rt.group == "rbac.authorization.k8s.io":  # ValidateRBACName: any path segment (system:basic-user)
+        problems = [f"may not be '{name}'"] if name in (".", "..") else []
+        problems += [f"may not contain '{c}'" for c in "/%" if c in name]
+        return [invalid_value("metadata.name", name, problem) for problem in problems]
     if rt.key == APISERVICES:
         problems = _apiservice_name(obj, name)
     else:

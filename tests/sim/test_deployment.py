@@ -18,6 +18,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
+from kubedog_ci.sim.clock import Clock
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.controllers.deployment import (
     equal_ignore_hash,
@@ -29,7 +30,6 @@ from kubedog_ci.sim.controllers.deployment import (
     set_condition,
 )
 from kubedog_ci.sim.controllers.workload import compute_hash, safe_encode
-from kubedog_ci.sim.loop import rfc3339
 from tests.support import DEFAULT_TIME_SCALE, Kube, kubectl, make_kube, wait_until
 
 MANUAL = "manual"
@@ -82,7 +82,7 @@ class Readiness:
         if time.monotonic() - first < self.delay:
             return
         body = {"status": {"phase": "Running", "conditions": [
-            {"type": "Ready", "status": "True", "lastTransitionTime": rfc3339()}]}}
+            {"type": "Ready", "status": "True", "lastTransitionTime": Clock().stamp()}]}}
         try:
             self.kube.core.patch_namespaced_pod_status(name, self.namespace, body, _content_type=STRATEGIC)
         except ApiException:

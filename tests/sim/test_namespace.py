@@ -26,18 +26,20 @@ OK_CONDITIONS = [
 
 # --- pure functions ---------------------------------------------------------------------------------------
 
+NOW = "2026-01-01T00:00:00Z"
+
 
 def _summary(conditions: list[dict]) -> list[tuple[str, str, str, str]]:
     return [(c["type"], c["status"], c["reason"], c["message"]) for c in conditions]
 
 
 def test_deletion_conditions_when_everything_is_gone() -> None:
-    assert _summary(deletion_conditions({}, {}, [])) == OK_CONDITIONS
+    assert _summary(deletion_conditions({}, {}, [], NOW)) == OK_CONDITIONS
 
 
 def test_deletion_conditions_report_remaining_content_sorted() -> None:
     conditions = _summary(deletion_conditions({"pods.": 2, "widgets.example.com": 1},
-                                              {"b.io/x": 1, "a.io/y": 2}, ["z failed", "a failed"]))
+                                              {"b.io/x": 1, "a.io/y": 2}, ["z failed", "a failed"], NOW))
     assert conditions[2:] == [
         ("NamespaceDeletionContentFailure", "True", "ContentDeletionFailed",
          "Failed to delete all resource types, 2 remaining: a failed, z failed"),
@@ -50,15 +52,15 @@ def test_deletion_conditions_report_remaining_content_sorted() -> None:
 
 
 def test_merge_conditions_keeps_the_transition_time_unless_the_status_flips() -> None:
-    old = deletion_conditions({"pods.": 1}, {}, [])
+    old = deletion_conditions({"pods.": 1}, {}, [], NOW)
     for cond in old:
         cond["lastTransitionTime"] = "2020-01-01T00:00:00Z"
-    merged, changed = merge_conditions(old, deletion_conditions({"pods.": 3}, {}, []))
+    merged, changed = merge_conditions(old, deletion_conditions({"pods.": 3}, {}, [], NOW))
     assert changed and merged[3]["message"].endswith("pods. has 3 resource instances")
     assert merged[3]["lastTransitionTime"] == "2020-01-01T00:00:00Z"
-    merged, changed = merge_conditions(merged, deletion_conditions({}, {}, []))
+    merged, changed = merge_conditions(merged, deletion_conditions({}, {}, [], NOW))
     assert changed and merged[3]["lastTransitionTime"] != "2020-01-01T00:00:00Z"
-    assert merge_conditions(merged, deletion_conditions({}, {}, [])) == (merged, False)
+    assert merge_conditions(merged, deletion_conditions({}, {}, [], NOW)) == (merged, False)
 
 
 # --- the cluster ------------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kubernetes import client
 
+from kubedog_ci.sim.clock import Clock, rfc3339
 from kubedog_ci.sim.controllers.replicaset import pods_to_delete
 from kubedog_ci.sim.controllers.workload import pod_from_template, slow_start_batches
-from kubedog_ci.sim.loop import rfc3339
 from kubedog_ci.sim.pods import is_pod_active
 from tests.support import Kube, wait_until
 
@@ -47,7 +47,7 @@ def active(kc: Kube, ns: str) -> list[client.V1Pod]:
 
 def make_ready(kc: Kube, ns: str, name: str) -> None:
     body = {"status": {"phase": "Running", "conditions": [
-        {"type": "Ready", "status": "True", "lastTransitionTime": rfc3339()}]}}
+        {"type": "Ready", "status": "True", "lastTransitionTime": Clock().stamp()}]}}
     kc.core.patch_namespaced_pod_status(name, ns, body, _content_type=STRATEGIC)
 
 
@@ -177,7 +177,7 @@ def test_deletion_ranking_treats_ages_in_the_same_power_of_two_as_equal() -> Non
 
 def test_deleting_every_pod_needs_no_ranking() -> None:
     both = [pod("a"), pod("b")]
-    assert pods_to_delete(both, both, 5) == both
+    assert pods_to_delete(both, both, 5, now=NOW.timestamp()) == both
 
 
 @pytest.mark.parametrize(("count", "batches"), [

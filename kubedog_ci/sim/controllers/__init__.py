@@ -11,16 +11,20 @@ from kubedog_ci.sim.controllers import (
     kubelet,
     namespace,
     quota,
+    rbac,
     replicaset,
     scheduler,
     service,
     statefulset,
     storage,
+    tokens,
 )
 from kubedog_ci.sim.controllers.base import Context, Controller
 
 MODULES = (
     namespace,
+    tokens,
+    rbac,
     gc,
     crd,
     storage,

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kubedog_ci.sim.api import Api
+from kubedog_ci.sim.authn import TokenIssuer
 from kubedog_ci.sim.config import SimConfig
 from kubedog_ci.sim.events import EventRecorder
 from kubedog_ci.sim.logs import LogStore
@@ -34,6 +35,8 @@ class Context:
     events: EventRecorder
     logs: LogStore
     config: SimConfig
+    tokens: TokenIssuer = field(default_factory=TokenIssuer)
+    """Signs ServiceAccount tokens (the token controller's, in Secrets); the API server checks them."""
     shared: dict = field(default_factory=dict)
     """Cross-controller state that is not API state (the ReplicaSet controller's queued keys), by name."""
 

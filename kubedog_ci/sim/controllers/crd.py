@@ -20,7 +20,6 @@ from kubedog_ci.sim.api import Admission
 from kubedog_ci.sim.config import ANNOTATION_PREFIX, annotation_seconds
 from kubedog_ci.sim.controllers.base import Context, Controller
 from kubedog_ci.sim.errors import ApiError
-from kubedog_ci.sim.loop import rfc3339
 from kubedog_ci.sim.resources import BUILTIN, ResourceType
 from kubedog_ci.sim.store import Change, clone
 from kubedog_ci.sim.validation import Cause, invalid_value, required, unsupported
@@ -105,11 +104,11 @@ def resource_types(crd: dict) -> list[ResourceType]:
             for v in served]
 
 
-def set_condition(status: dict, condition: dict) -> None:
-    """SetCRDCondition: replace by type, keeping lastTransitionTime while the status is unchanged."""
+def set_condition(now: str, status: dict, condition: dict) -> None:
+    """SetCRDCondition: replace by type, keeping lastTransitionTime while the status is unchanged (else `now`)."""
     conditions = status.setdefault("conditions", [])
     old = next((c for c in conditions if c.get("type") == condition["type"]), None)
-    entry = {"type": condition["type"], "status": condition["status"], "lastTransitionTime": rfc3339(),
+    entry = {"type": condition["type"], "status": condition["status"], "lastTransitionTime": now,
              "reason": condition.get("reason", ""), "message": condition.get("message", "")}
     if old is not None and old.get("status") == entry["status"]:
         entry["lastTransitionTime"] = old.get("lastTransitionTime", entry["lastTransitionTime"])
@@ -194,15 +193,18 @@ class CRDController(Controller):
             accepted = {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
                         "message": "no conflicts found"}
             status["acceptedNames"] = clone(names)
-        set_condition(status, accepted)
+        self._set_condition(status, accepted)
         if condition_true({"status": status}, "Established"):
             return
         if accepted["status"] == "True":
-            set_condition(status, {"type": "Established", "status": "False", "reason": "Installing",
-                                   "message": "the initial names have been accepted"})
+            self._set_condition(status, {"type": "Established", "status": "False", "reason": "Installing",
+                                         "message": "the initial names have been accepted"})
         else:
-            set_condition(status, {"type": "Established", "status": "False", "reason": "NotAccepted",
-                                   "message": "not all names are accepted"})
+            self._set_condition(status, {"type": "Established", "status": "False", "reason": "NotAccepted",
+                                         "message": "not all names are accepted"})
+
+    def _set_condition(self, status: dict, condition: dict) -> None:
+        set_condition(self.loop.clock.stamp(), status, condition)
 
     def _establish(self, name: str, uid: str) -> None:
         self._establishing.discard(name)
@@ -210,8 +212,8 @@ class CRDController(Controller):
         if crd is None or crd["metadata"]["uid"] != uid or not condition_true(crd, "NamesAccepted"):
             return
         status = clone(crd.get("status") or {})
-        set_condition(status, {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                               "message": "the initial names have been accepted"})
+        self._set_condition(status, {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                                     "message": "the initial names have been accepted"})
         self._write_status(crd, status)
 
     def _serve(self, crd: dict) -> None:
@@ -248,11 +250,11 @@ class CRDController(Controller):
         """The CRD registry's Delete: mark it deleting with the cleanup finalizer and Terminating."""
         updated = clone(crd)
         meta = updated["metadata"]
-        meta["deletionTimestamp"] = rfc3339()
+        meta["deletionTimestamp"] = self.loop.clock.stamp()
         meta["deletionGracePeriodSeconds"] = 0
         if CLEANUP_FINALIZER not in meta.setdefault("finalizers", []):
             meta["finalizers"].append(CLEANUP_FINALIZER)
-        set_condition(updated.setdefault("status", {}), {
+        self._set_condition(updated.setdefault("status", {}), {
             "type": "Terminating", "status": "True", "reason": "InstanceDeletionInProgress",
             "message": "CustomResource deletion is in progress"})
         self.store.replace(CRDS, updated)
@@ -267,11 +269,11 @@ class CRDController(Controller):
             if self._delete_instances(crd):
                 self.enqueue(("", crd["metadata"]["name"]), after=1.0)
                 return
-            set_condition(status, {"type": "Terminating", "status": "False", "reason": "InstanceDeletionCompleted",
-                                   "message": "removed all instances"})
+            self._set_condition(status, {"type": "Terminating", "status": "False",
+                                         "reason": "InstanceDeletionCompleted", "message": "removed all instances"})
         else:
-            set_condition(status, {"type": "Terminating", "status": "False", "reason": "NeverEstablished",
-                                   "message": "resource was never established"})
+            self._set_condition(status, {"type": "Terminating", "status": "False", "reason": "NeverEstablished",
+                                         "message": "resource was never established"})
         crd = self._write_status(crd, status) or crd
         released = clone(crd)
         released["metadata"]["finalizers"] = [f for f in crd["metadata"]["finalizers"] if f != CLEANUP_FINALIZER]
@@ -354,7 +356,8 @@ class CustomResourceStatusController(Controller):
         updated = clone(obj)
         status = updated.setdefault("status", {})
         condition = {"type": "Ready", "status": "True" if outcome == "Ready" else "False",
-                     "observedGeneration": generation, "lastTransitionTime": rfc3339(), "reason": outcome,
+                     "observedGeneration": generation, "lastTransitionTime": self.loop.clock.stamp(),
+                     "reason": outcome,
                      "message": "" if outcome == "Ready" else (obj["metadata"].get("annotations") or {}).get(
                          FAIL_MESSAGE, "simulated failure")}
         old = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)

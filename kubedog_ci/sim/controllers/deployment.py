@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from collections.abc import Iterable
 
+from kubedog_ci.sim.clock import parse_time
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.controllers.replicaset import PENDING
 from kubedog_ci.sim.controllers.workload import compute_hash, failure_backoff
 from kubedog_ci.sim.errors import ApiError, is_namespace_terminating
-from kubedog_ci.sim.loop import Timer, parse_time, rfc3339
+from kubedog_ci.sim.loop import Timer
 from kubedog_ci.sim.owners import controller_of, new_controller_ref, with_owner
 from kubedog_ci.sim.pods import is_terminal
 from kubedog_ci.sim.selectors import matches_label_selector
@@ -295,9 +295,8 @@ def _revision_history(history: str, old: str) -> str:
 # --- status and conditions ------------------------------------------------------------------------------
 
 
-def new_condition(kind: str, status: str, reason: str, message: str, now: str | None = None) -> dict:
-    stamp = now or rfc3339()
-    return {"type": kind, "status": status, "lastUpdateTime": stamp, "lastTransitionTime": stamp,
+def new_condition(kind: str, status: str, reason: str, message: str, now: str) -> dict:
+    return {"type": kind, "status": status, "lastUpdateTime": now, "lastTransitionTime": now,
             "reason": reason, "message": message}
 
 
@@ -327,7 +326,7 @@ def compact_status(status: dict) -> dict:
     return {k: v for k, v in status.items() if v not in (0, None, [])}
 
 
-def calculate_status(all_rss: list[dict], new_rs: dict | None, d: dict, now: str | None = None) -> dict:
+def calculate_status(all_rss: list[dict], new_rs: dict | None, d: dict, now: str) -> dict:
     """calculateStatus: the counts summed over the ReplicaSets and the Available condition."""
     rss = [rs for rs in all_rss if rs is not None]
     available = sum(_status(rs, "availableReplicas") for rs in rss)
@@ -573,7 +572,7 @@ class DeploymentController(Controller):
         (reason, message) when one is given; both land in one status write."""
         changed = _set_revision(d, revision)
         if progress is not None and _limit(d, "progressDeadlineSeconds") is not None:
-            self._set_progressing(d, new_condition("Progressing", "True", *progress))
+            self._set_progressing(d, self._progress_condition("True", *progress))
             changed = True
         if changed:
             self._write_status(d)
@@ -594,7 +593,7 @@ class DeploymentController(Controller):
             elif not is_namespace_terminating(err):
                 message = f'Failed to create new replica set "{name}": {err.message}'
                 if _limit(d, "progressDeadlineSeconds") is not None:
-                    self._set_progressing(d, new_condition("Progressing", "False", FAILED_RS_CREATE, message))
+                    self._set_progressing(d, self._progress_condition("False", FAILED_RS_CREATE, message))
                     with contextlib.suppress(ApiError):
                         self._write_status(d)
                 self._event(d, "Warning", FAILED_RS_CREATE, message)
@@ -801,20 +800,20 @@ class DeploymentController(Controller):
             return
         paused_recorded = cond is not None and cond.get("reason") == PAUSED
         if d["spec"].get("paused") and not paused_recorded:
-            self._set_progressing(d, new_condition("Progressing", "Unknown", PAUSED, "Deployment is paused"))
+            self._set_progressing(d, self._progress_condition("Unknown", PAUSED, "Deployment is paused"))
         elif not d["spec"].get("paused") and paused_recorded:
-            self._set_progressing(d, new_condition("Progressing", "Unknown", RESUMED, "Deployment is resumed"))
+            self._set_progressing(d, self._progress_condition("Unknown", RESUMED, "Deployment is resumed"))
         else:
             return
         self._write_status(d)
 
     def _sync_deployment_status(self, all_rss: list[dict | None], new_rs: dict | None, d: dict) -> None:
-        status = calculate_status([rs for rs in all_rss if rs is not None], new_rs, d)
+        status = calculate_status([rs for rs in all_rss if rs is not None], new_rs, d, self.loop.clock.stamp())
         self._commit_status(d, status)
 
     def _sync_rollout_status(self, all_rss: list[dict], new_rs: dict | None, d: dict) -> None:
         """syncRolloutStatus: the status plus the Progressing and ReplicaFailure conditions."""
-        status = calculate_status(all_rss, new_rs, d)
+        status = calculate_status(all_rss, new_rs, d, self.loop.clock.stamp())
         has_deadline = _limit(d, "progressDeadlineSeconds") is not None
         if not has_deadline:
             remove_condition(status, "Progressing")
@@ -837,18 +836,18 @@ class DeploymentController(Controller):
         subject = f'ReplicaSet "{new_rs["metadata"]["name"]}"' if new_rs else f'Deployment "{d["metadata"]["name"]}"'
         key = _key(d)
         if deployment_complete(d, status):
-            self._mark(key, status, new_condition("Progressing", "True", NEW_RS_AVAILABLE,
-                                                  f"{subject} has successfully progressed."))
+            self._mark(key, status, self._progress_condition("True", NEW_RS_AVAILABLE,
+                                                             f"{subject} has successfully progressed."))
         elif deployment_progressing(d, status):
-            cond = new_condition("Progressing", "True", REPLICA_SET_UPDATED, f"{subject} is progressing.")
+            cond = self._progress_condition("True", REPLICA_SET_UPDATED, f"{subject} is progressing.")
             if current is not None:
                 if current.get("status") == "True":
                     cond["lastTransitionTime"] = current.get("lastTransitionTime")
                 remove_condition(status, "Progressing")
             self._mark(key, status, cond)
         elif self._timed_out(d, status):
-            self._mark(key, status, new_condition("Progressing", "False", TIMED_OUT,
-                                                  f"{subject} has timed out progressing."))
+            self._mark(key, status, self._progress_condition("False", TIMED_OUT,
+                                                             f"{subject} has timed out progressing."))
 
     def _timed_out(self, d: dict, status: dict) -> bool:
         """DeploymentTimedOut: no progress for progressDeadlineSeconds since the condition's lastUpdateTime."""
@@ -858,7 +857,7 @@ class DeploymentController(Controller):
             return False
         if cond.get("reason") == TIMED_OUT:
             return True
-        return self._last_progress(_key(d), cond) + self.loop.scaled(deadline) < time.time()
+        return self._last_progress(_key(d), cond) + self.loop.scaled(deadline) < self.loop.clock.time()
 
     def _requeue_stuck(self, d: dict, status: dict) -> None:
         """requeueStuckDeployment: come back when the progress deadline would pass."""
@@ -867,12 +866,16 @@ class DeploymentController(Controller):
         if cond is None or deadline is None or deployment_complete(d, status) or cond.get("reason") == TIMED_OUT:
             return
         key = _key(d)
-        remaining = self._last_progress(key, cond) + self.loop.scaled(deadline) - time.time()
+        remaining = self._last_progress(key, cond) + self.loop.scaled(deadline) - self.loop.clock.time()
         after = max(remaining / self.loop.time_scale, 0.0) if self.loop.time_scale else 0.0
         previous = self._deadline_timers.pop(key, None)
         if previous:
             previous.cancel()
         self._deadline_timers[key] = self.loop.call_later(after + 1.0, self.enqueue, key)
+
+    def _progress_condition(self, status: str, reason: str, message: str) -> dict:
+        """A Progressing condition stamped with the cluster's now."""
+        return new_condition("Progressing", status, reason, message, self.loop.clock.stamp())
 
     def _set_progressing(self, d: dict, cond: dict) -> None:
         self._mark(_key(d), d["status"], cond)
@@ -881,14 +884,14 @@ class DeploymentController(Controller):
         """Set a Progressing condition and remember the precise moment of its lastUpdateTime."""
         status.setdefault("conditions", [])
         if set_condition(status, cond):
-            self._progress_marks[key] = (cond["lastUpdateTime"], time.time())
+            self._progress_marks[key] = (cond["lastUpdateTime"], self.loop.clock.time())
 
     def _last_progress(self, key: Key, cond: dict) -> float:
         stamp = cond.get("lastUpdateTime") or ""
         mark = self._progress_marks.get(key)
         if mark and mark[0] == stamp:
             return mark[1]
-        return parse_time(stamp).timestamp() if stamp else time.time()
+        return parse_time(stamp).timestamp() if stamp else self.loop.clock.time()
 
     def _commit_status(self, d: dict, status: dict) -> None:
         if compact_status(status) == compact_status(d["status"]):

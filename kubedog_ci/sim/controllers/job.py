@@ -19,7 +19,6 @@ from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.controllers.gc import set_metadata_list
 from kubedog_ci.sim.controllers.workload import is_terminating, pod_from_template, slow_start
 from kubedog_ci.sim.errors import ApiError, is_namespace_terminating
-from kubedog_ci.sim.loop import rfc3339
 from kubedog_ci.sim.owners import controller_of
 from kubedog_ci.sim.pods import find_condition, is_pod_active, is_pod_ready, is_terminal, pod_phase
 from kubedog_ci.sim.store import Change, clone
@@ -149,8 +148,7 @@ def _removal_order(pods: list[dict]) -> list[dict]:
 
 # --- job predicates ---------------------------------------------------------------------------------------
 
-def _condition(ctype: str, reason: str, message: str, status: str = "True") -> dict:
-    now = rfc3339()
+def _condition(now: str, ctype: str, reason: str, message: str, status: str = "True") -> dict:
     return {"type": ctype, "status": status, "lastProbeTime": now, "lastTransitionTime": now,
             "reason": reason, "message": message}
 
@@ -208,6 +206,8 @@ class _Sync:
     backoff: Backoff = field(default_factory=Backoff)
     prev_indexes: set[int] = field(default_factory=set)
     succeeded_indexes: set[int] = field(default_factory=set)
+    now: str = ""
+    """The cluster clock's metav1.Time when the sync began: the time of every condition it writes."""
 
     @property
     def key(self) -> Key:
@@ -308,7 +308,8 @@ class JobController(Controller):
         active = [p for p in pods if is_pod_active(p)]
         ctx = _Sync(job, pods, active, sum(1 for p in active if is_pod_ready(p)),
                     sum(1 for p in pods if is_terminating(p) and not is_terminal(p)),
-                    set(uncounted.get("succeeded") or []), set(uncounted.get("failed") or []))
+                    set(uncounted.get("succeeded") or []), set(uncounted.get("failed") or []),
+                    now=self.loop.clock.stamp())
         new_succeeded = self._new_finished(ctx, ctx.uncounted_succeeded, lambda p: pod_phase(p) == "Succeeded")
         new_failed = self._new_finished(ctx, ctx.uncounted_failed, lambda p: _is_failed(p, job))
         ctx.succeeded = int(status.get("succeeded") or 0) + len(new_succeeded) + len(ctx.uncounted_succeeded)
@@ -340,7 +341,7 @@ class JobController(Controller):
         return self._finished_at.setdefault(pod["metadata"]["uid"], time.monotonic())
 
     def _mark_started(self, job: dict) -> None:
-        job["status"]["startTime"] = rfc3339()
+        job["status"]["startTime"] = self.loop.clock.stamp()
         self._started[job["metadata"]["uid"]] = time.monotonic()
 
     def _failure_condition(self, ctx: _Sync) -> dict | None:
@@ -351,15 +352,15 @@ class JobController(Controller):
             return met
         target = find_condition(job, "FailureTarget")
         if target is not None and target.get("status") == "True":
-            return _condition("Failed", target.get("reason", ""), target.get("message", ""))
+            return _condition(ctx.now, "Failed", target.get("reason", ""), target.get("message", ""))
         if ctx.failed > int(job["spec"].get("backoffLimit", 6)) or self._past_backoff_limit_on_failure(ctx):
-            return _condition("FailureTarget", *BACKOFF_LIMIT_EXCEEDED)
+            return _condition(ctx.now, "FailureTarget", *BACKOFF_LIMIT_EXCEEDED)
         deadline = job["spec"].get("activeDeadlineSeconds")
         if deadline is None or _suspended(job) or not job["status"].get("startTime"):
             return None
         elapsed = self.loop.elapsed(self._started.setdefault(job["metadata"]["uid"], time.monotonic()))
         if elapsed >= deadline:
-            return _condition("FailureTarget", *DEADLINE_EXCEEDED)
+            return _condition(ctx.now, "FailureTarget", *DEADLINE_EXCEEDED)
         self.enqueue(ctx.key, after=deadline - elapsed)
         return None
 
@@ -395,18 +396,19 @@ class JobController(Controller):
         completions = ctx.job["spec"].get("completions")
         reached = ctx.succeeded > 0 if completions is None else ctx.succeeded >= completions
         if reached and active == 0:
-            ctx.finished = _condition("SuccessCriteriaMet", *COMPLETIONS_REACHED)
+            ctx.finished = _condition(ctx.now, "SuccessCriteriaMet", *COMPLETIONS_REACHED)
             return active, False
         return active, managed and self._suspend_condition(ctx.job)
 
     def _suspend_condition(self, job: dict) -> bool:
         conditions = job["status"].setdefault("conditions", [])
+        now = self.loop.clock.stamp()
         if _suspended(job):
-            changed = ensure_condition(conditions, _condition("Suspended", "JobSuspended", "Job suspended"))
+            changed = ensure_condition(conditions, _condition(now, "Suspended", "JobSuspended", "Job suspended"))
             if changed:
                 self._event(job, "Normal", "Suspended", "Job suspended")
             return changed
-        changed = ensure_condition(conditions, _condition("Suspended", "JobResumed", "Job resumed", "False"))
+        changed = ensure_condition(conditions, _condition(now, "Suspended", "JobResumed", "Job resumed", "False"))
         if changed:
             self._event(job, "Normal", "Resumed", "Job resumed")
             self._mark_started(job)
@@ -591,7 +593,7 @@ class JobController(Controller):
             conditions.append(finished)
             changed = True
         terminal = "Failed" if finished["type"] == "FailureTarget" else "Complete"
-        ctx.finished = _condition(terminal, finished.get("reason", ""), finished.get("message", ""))
+        ctx.finished = _condition(ctx.now, terminal, finished.get("reason", ""), finished.get("message", ""))
         return changed
 
     @staticmethod
@@ -601,7 +603,7 @@ class JobController(Controller):
         uncounted = status["uncountedTerminatedPods"]
         if finished is None or uncounted.get("succeeded") or uncounted.get("failed") or ctx.terminating > 0:
             return False
-        cond = _condition(finished["type"], finished["reason"], finished["message"])
+        cond = _condition(ctx.now, finished["type"], finished["reason"], finished["message"])
         ensure_condition(status.setdefault("conditions", []), cond)
         if cond["type"] == "Complete":
             status["completionTime"] = cond["lastTransitionTime"]

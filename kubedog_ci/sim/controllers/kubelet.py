@@ -13,7 +13,6 @@ import ipaddress
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.errors import ApiError
@@ -22,7 +21,6 @@ from kubedog_ci.sim.kubelet import volumes
 from kubedog_ci.sim.kubelet.runtime import Runtime
 from kubedog_ci.sim.kubelet.state import Container, PodState
 from kubedog_ci.sim.kubelet.status import build, should_restart
-from kubedog_ci.sim.loop import rfc3339
 from kubedog_ci.sim.pods import is_terminal
 from kubedog_ci.sim.store import Change, clone
 
@@ -161,7 +159,7 @@ class Kubelet(Controller):
         addresses = (node.get("status") or {}).get("addresses") or []
         host_ip = next((a["address"] for a in addresses if a.get("type") == "InternalIP"), "")
         st = PodState((meta["namespace"], meta["name"]), meta["uid"], node_name, pod, host_ip=host_ip,
-                      start_time=rfc3339(), started=self.now())
+                      start_time=self.loop.clock.stamp(), started=self.now())
         st.init = [Container(c, True, f"spec.initContainers{{{c['name']}}}") for c in spec.get("initContainers") or []]
         st.apps = [Container(c, False, f"spec.containers{{{c['name']}}}") for c in spec.get("containers") or []]
         self.pods[st.key] = st
@@ -174,7 +172,7 @@ class Kubelet(Controller):
         pod = self.store.get("/pods", *st.key)
         if st.gone or pod is None or pod["metadata"].get("uid") != st.uid:
             return
-        status = build(pod, st)
+        status = build(pod, st, self.loop.clock.stamp())
         if status != pod.get("status"):
             try:
                 pod = self.api.update(self._rt, *st.key, {"status": status}, subresource="status")
@@ -331,7 +329,7 @@ class Kubelet(Controller):
                 or self.store.get("/nodes", "", node) is None):
             return False
         updated = clone(pod)
-        updated["metadata"]["deletionTimestamp"] = rfc3339(datetime.now(UTC) + timedelta(seconds=grace))
+        updated["metadata"]["deletionTimestamp"] = self.loop.clock.stamp(later=grace)
         updated["metadata"]["deletionGracePeriodSeconds"] = grace
         self.store.replace("/pods", updated)
         return True

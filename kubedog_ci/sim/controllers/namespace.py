@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.errors import ApiError
-from kubedog_ci.sim.loop import rfc3339
 from kubedog_ci.sim.pods import is_terminal
 from kubedog_ci.sim.resources import ResourceType
 from kubedog_ci.sim.store import Change, clone
@@ -44,9 +43,10 @@ def _gvr(group: str, version: str, plural: str) -> str:
     return f"{group}/{version}, Resource={plural}"
 
 
-def deletion_conditions(remaining: dict[str, int], finalizers: dict[str, int], errors: list[str]) -> list[dict]:
-    """The conditions of a Terminating namespace: remaining resources (`pods.` for the core group, as the real
-    controller prints it) and finalizers, and the content deletion errors; the rest in their "ok" form."""
+def deletion_conditions(remaining: dict[str, int], finalizers: dict[str, int], errors: list[str],
+                        now: str) -> list[dict]:
+    """The conditions of a Terminating namespace at `now`: remaining resources (`pods.` for the core group, as the
+    real controller prints it) and finalizers, and the content deletion errors; the rest in their "ok" form."""
     failing: dict[str, tuple[str, str]] = {}
     if remaining:
         parts = sorted(f"{resource} has {count} resource instances" for resource, count in remaining.items())
@@ -60,7 +60,6 @@ def deletion_conditions(remaining: dict[str, int], finalizers: dict[str, int], e
         failing["NamespaceDeletionContentFailure"] = (
             "ContentDeletionFailed",
             f"Failed to delete all resource types, {len(errors)} remaining: {', '.join(sorted(errors))}")
-    now = rfc3339()
     return [{"type": ctype, "status": "True" if ctype in failing else "False", "lastTransitionTime": now,
              "reason": failing.get(ctype, ok)[0], "message": failing.get(ctype, ok)[1]}
             for ctype, ok in _OK.items()]
@@ -111,7 +110,7 @@ class NamespaceController(Controller):
         if not (namespace.get("spec") or {}).get("finalizers"):
             return False
         updated = clone(namespace)
-        updated["metadata"]["deletionTimestamp"] = rfc3339()
+        updated["metadata"]["deletionTimestamp"] = self.loop.clock.stamp()
         updated.setdefault("status", {})["phase"] = "Terminating"
         self.store.replace("/namespaces", updated)
         return True
@@ -153,7 +152,8 @@ class NamespaceController(Controller):
         left = _Leftovers()
         for rt in self._deletable_types():
             self._delete_content(rt, name, left)
-        self._update_conditions(ns, deletion_conditions(left.remaining, left.finalizers, left.errors))
+        self._update_conditions(ns, deletion_conditions(left.remaining, left.finalizers, left.errors,
+                                                        self.loop.clock.stamp()))
         return left.estimate, bool(left.remaining)
 
     def _deletable_types(self) -> list[ResourceType]:

@@ -18,10 +18,11 @@ import math
 import time
 from collections.abc import Iterable
 
+from kubedog_ci.sim.clock import parse_time
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.controllers.workload import failure_backoff, pod_from_template, slow_start
 from kubedog_ci.sim.errors import ApiError, is_namespace_terminating
-from kubedog_ci.sim.loop import Timer, parse_time, rfc3339
+from kubedog_ci.sim.loop import Timer
 from kubedog_ci.sim.owners import controller_of, new_controller_ref, with_owner
 from kubedog_ci.sim.pods import find_condition, is_pod_active, is_pod_ready
 from kubedog_ci.sim.selectors import matches_label_selector
@@ -107,9 +108,9 @@ def _prefer_delete(a: tuple[dict, int], b: tuple[dict, int], now: float) -> bool
     return bool(decided)
 
 
-def pods_to_delete(pods: list[dict], related: Iterable[dict], count: int,
-                   now: float | None = None) -> list[dict]:
-    """getPodsToDelete: the `count` pods to remove, ranked with the pods of sibling ReplicaSets per node."""
+def pods_to_delete(pods: list[dict], related: Iterable[dict], count: int, now: float) -> list[dict]:
+    """getPodsToDelete: the `count` pods to remove, ranked with the pods of sibling ReplicaSets per node; `now`
+    is the cluster clock's time.time(), against which Ready and creation times are ranked."""
     if count >= len(pods):
         return pods[:count]
     on_node: dict[str, int] = {}
@@ -118,12 +119,11 @@ def pods_to_delete(pods: list[dict], related: Iterable[dict], count: int,
             node = pod["spec"].get("nodeName") or ""
             on_node[node] = on_node.get(node, 0) + 1
     ranked = [(pod, on_node.get(pod["spec"].get("nodeName") or "", 0)) for pod in pods]
-    moment = time.time() if now is None else now
 
     def compare(a: tuple[dict, int], b: tuple[dict, int]) -> int:
-        if _prefer_delete(a, b, moment):
+        if _prefer_delete(a, b, now):
             return -1
-        return 1 if _prefer_delete(b, a, moment) else 0
+        return 1 if _prefer_delete(b, a, now) else 0
 
     return [pod for pod, _ in sorted(ranked, key=functools.cmp_to_key(compare))[:count]]
 
@@ -185,7 +185,7 @@ class ReplicaSetController(Controller):
         elif cond and cond.get("status") == "True" and cond.get("lastTransitionTime"):
             seen = self._ready_seen.get(uid)
             if seen is None or seen[0] != cond["lastTransitionTime"]:
-                self._ready_seen[uid] = (cond["lastTransitionTime"], time.time())
+                self._ready_seen[uid] = (cond["lastTransitionTime"], self.loop.clock.time())
 
     def ready_since(self, pod: dict) -> float | None:
         """When the pod became Ready, as precisely as known (see the module docstring)."""
@@ -287,7 +287,7 @@ class ReplicaSetController(Controller):
     def _delete_pods(self, rs: dict, active: list[dict], count: int) -> ApiError | None:
         pod_rt = self.api.rt(POD_KEY)
         first: ApiError | None = None
-        for pod in pods_to_delete(active, self._related_pods(rs), count):
+        for pod in pods_to_delete(active, self._related_pods(rs), count, self.loop.clock.time()):
             name = pod["metadata"]["name"]
             try:
                 self.api.delete(pod_rt, pod["metadata"]["namespace"], name)
@@ -317,7 +317,7 @@ class ReplicaSetController(Controller):
         spec = rs["spec"]
         template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
         min_ready = int(spec.get("minReadySeconds") or 0)
-        now = time.time()
+        now = self.loop.clock.time()
         waits = [self.available_in(p, min_ready, now) for p in active]
         conditions = self._conditions(rs, len(active), error)
         status = rs_status(
@@ -338,16 +338,16 @@ class ReplicaSetController(Controller):
         self.api.update(self.api.rt(RS_KEY), meta["namespace"], meta["name"], {"status": status},
                         subresource="status")
 
-    @staticmethod
-    def _conditions(rs: dict, active: int, error: ApiError | None) -> list[dict]:
+    def _conditions(self, rs: dict, active: int, error: ApiError | None) -> list[dict]:
         """The ReplicaFailure condition appears with the first failure and goes with the first clean sync."""
         conditions = [clone(c) for c in (rs.get("status") or {}).get("conditions") or []]
         failure = next((c for c in conditions if c.get("type") == "ReplicaFailure"), None)
         if error is not None and failure is None:
             diff = active - int(rs["spec"].get("replicas", 1))
             reason = "FailedCreate" if diff < 0 else "FailedDelete" if diff > 0 else ""
-            conditions.append({"type": "ReplicaFailure", "status": "True", "lastTransitionTime": rfc3339(),
-                               "reason": reason, "message": error.message})
+            conditions.append({"type": "ReplicaFailure", "status": "True",
+                               "lastTransitionTime": self.loop.clock.stamp(), "reason": reason,
+                               "message": error.message})
         elif error is None and failure is not None:
             conditions.remove(failure)
         return conditions

@@ -558,7 +558,8 @@ class Scheduler(Controller):
         updated = clone(current)
         conditions = updated.setdefault("status", {}).setdefault("conditions", [])
         old = next((c for c in conditions if c.get("type") == "PodScheduled"), None)
-        entry = pod_condition("PodScheduled", status, reason, message, old, current["metadata"].get("generation"))
+        entry = pod_condition("PodScheduled", status, reason, message, old, current["metadata"].get("generation"),
+                              self.loop.clock.stamp())
         if old == entry:
             return
         updated["status"]["conditions"] = [entry if c is old else c for c in conditions] if old else \

@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from kubedog_ci.sim.config import ANNOTATION_PREFIX, annotation_seconds
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.errors import ApiError
-from kubedog_ci.sim.loop import rfc3339
 from kubedog_ci.sim.owners import new_controller_ref
 from kubedog_ci.sim.pods import is_pod_ready, is_terminal
 from kubedog_ci.sim.selectors import matches_label_selector
@@ -313,7 +312,7 @@ class EndpointsController(Controller):
             body["metadata"]["labels"] = labels
         else:
             body["metadata"].pop("labels", None)
-        body["metadata"].setdefault("annotations", {})[TRIGGER_TIME] = rfc3339()
+        body["metadata"].setdefault("annotations", {})[TRIGGER_TIME] = self.loop.clock.stamp()
         if subsets:
             body["subsets"] = subsets
         else:
@@ -339,7 +338,7 @@ class EndpointsController(Controller):
                     continue
             body = clone(match) if match else self._new_slice(service)
             body["metadata"]["labels"] = labels
-            body["metadata"].setdefault("annotations", {})[TRIGGER_TIME] = rfc3339()
+            body["metadata"].setdefault("annotations", {})[TRIGGER_TIME] = self.loop.clock.stamp()
             body["endpoints"] = endpoints
             if ports:
                 body["ports"] = ports

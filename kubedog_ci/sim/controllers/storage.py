@@ -23,7 +23,6 @@ from kubedog_ci.sim.api import Admission
 from kubedog_ci.sim.config import ANNOTATION_PREFIX
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.errors import ApiError
-from kubedog_ci.sim.loop import rfc3339
 from kubedog_ci.sim.owners import new_controller_ref
 from kubedog_ci.sim.pods import is_terminal
 from kubedog_ci.sim.quantity import quantity
@@ -395,7 +394,7 @@ class PersistentVolumeController(Controller):
         if current is None or (current.get("status") or {}).get("phase") == phase:
             return current
         updated = clone(current)
-        updated["status"] = {"phase": phase, "lastPhaseTransitionTime": rfc3339()}
+        updated["status"] = {"phase": phase, "lastPhaseTransitionTime": self.loop.clock.stamp()}
         try:
             return self.api.update(self.api.rt(_VOLUMES), "", volume["metadata"]["name"], updated,
                                    subresource="status")

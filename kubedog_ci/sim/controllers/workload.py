@@ -13,9 +13,9 @@ import json
 import time
 from collections.abc import Callable, Iterable
 
+from kubedog_ci.sim.clock import Clock, parse_time
 from kubedog_ci.sim.controllers.base import Context, Controller, Key
 from kubedog_ci.sim.errors import ApiError
-from kubedog_ci.sim.loop import parse_time
 from kubedog_ci.sim.owners import controller_uid, new_controller_ref, with_owner
 from kubedog_ci.sim.pods import find_condition, is_pod_ready
 from kubedog_ci.sim.selectors import matches_label_selector
@@ -154,8 +154,9 @@ class ReadyClock:
     only for pods it never saw turn.
     """
 
-    def __init__(self, time_scale: float) -> None:
+    def __init__(self, time_scale: float, wall: Clock) -> None:
         self._scale = time_scale
+        self._wall = wall
         self._since: dict[str, float] = {}
 
     def observe(self, change: Change) -> None:
@@ -176,7 +177,7 @@ class ReadyClock:
             stamp = (find_condition(pod, "Ready") or {}).get("lastTransitionTime")
             if not stamp:
                 return float(min_ready_seconds)
-            since = time.monotonic() - (time.time() - parse_time(stamp).timestamp())
+            since = time.monotonic() - (self._wall.time() - parse_time(stamp).timestamp())
         return max(0.0, min_ready_seconds - (time.monotonic() - since) / self._scale)
 
     def available(self, pod: dict, min_ready_seconds: int) -> bool:
@@ -193,7 +194,7 @@ class WorkloadController(Controller):
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.clock = ReadyClock(ctx.config.time_scale)
+        self.clock = ReadyClock(ctx.config.time_scale, ctx.loop.clock)
         self._failures: dict[Key, int] = {}
 
     def on_change(self, change: Change) -> None:

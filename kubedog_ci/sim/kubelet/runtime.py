@@ -17,7 +17,6 @@ from kubedog_ci.sim.kubelet import env as envmod
 from kubedog_ci.sim.kubelet import images, probes
 from kubedog_ci.sim.kubelet.backoff import Backoff, go_duration
 from kubedog_ci.sim.kubelet.state import Container, Instance, PodState, ProbeWorker
-from kubedog_ci.sim.loop import rfc3339
 
 if TYPE_CHECKING:  # Host's annotation only: the controllers package imports controllers.kubelet, which imports us
     from kubedog_ci.sim.controllers.base import Context
@@ -167,7 +166,8 @@ class Runtime:
         program = shell.container_program(command or None, args or None)
         restart_count = c.instance.restart_count + 1 if c.instance else 0
         steps = shell.run(program, variables) if program is not None else None
-        inst = Instance(ref, image, restart_count, variables, self.host.now(), rfc3339(), steps)
+        started_at = self.host.ctx.loop.clock.stamp()
+        inst = Instance(ref, image, restart_count, variables, self.host.now(), started_at, steps)
         self.host.event(st, "Normal", "Created", f"Created container: {c.name}", c.field_path)
         self.host.event(st, "Normal", "Started", f"Started container {c.name}", c.field_path)
         c.reason = None
@@ -223,7 +223,7 @@ class Runtime:
             return
         inst.running = False
         inst.exit_code, inst.reason = code, reason
-        inst.finished, inst.finished_at = self.host.now(), rfc3339()
+        inst.finished, inst.finished_at = self.host.now(), self.host.ctx.loop.clock.stamp()
         self.ctx.logs.finish(st.uid, c.name)
         if code != 0 and c.spec.get("terminationMessagePolicy") == "FallbackToLogsOnError":
             tail = "".join(f"{line}\n" for line in self.ctx.logs.lines(st.uid, c.name)[-_LOG_TAIL_LINES:])

@@ -228,12 +228,13 @@ def _initialized(pod: dict, statuses: dict[str, dict], phase: str) -> tuple[str,
     return _containers_condition("ContainersNotInitialized", unknown, incomplete, "incomplete")
 
 
-def _condition(kind: str, value: tuple[str, str, str], old: dict[str, dict], generation: int | None) -> dict:
-    return pod_condition(kind, *value, old.get(kind), generation)
+def _condition(kind: str, value: tuple[str, str, str], old: dict[str, dict], generation: int | None,
+               now: str) -> dict:
+    return pod_condition(kind, *value, old.get(kind), generation, now)
 
 
-def build(pod: dict, st: PodState) -> dict:
-    """The whole pod.status the kubelet would write now."""
+def build(pod: dict, st: PodState, now: str) -> dict:
+    """The whole pod.status the kubelet would write at `now` (the cluster clock's metav1.Time)."""
     old = pod.get("status") or {}
     default = "PodInitializing" if st.init else "ContainerCreating"
     init = [container_status(c, pod, default) for c in st.init]
@@ -250,11 +251,11 @@ def build(pod: dict, st: PodState) -> dict:
     containers_ready = _unready(pod, statuses, phase)
     conditions += [
         _condition("PodReadyToStartContainers", ("True" if st.sandbox == "ready" else "False", "", ""),
-                   old_conditions, generation),
-        _condition("Initialized", _initialized(pod, statuses, phase), old_conditions, generation),
-        _condition("Ready", _ready(pod, conditions, containers_ready), old_conditions, generation),
-        _condition("ContainersReady", containers_ready, old_conditions, generation),
-        old_conditions.get("PodScheduled") or _condition("PodScheduled", ("True", "", ""), {}, generation),
+                   old_conditions, generation, now),
+        _condition("Initialized", _initialized(pod, statuses, phase), old_conditions, generation, now),
+        _condition("Ready", _ready(pod, conditions, containers_ready), old_conditions, generation, now),
+        _condition("ContainersReady", containers_ready, old_conditions, generation, now),
+        old_conditions.get("PodScheduled") or _condition("PodScheduled", ("True", "", ""), {}, generation, now),
     ]
     status: dict = {"phase": phase, "conditions": conditions, "hostIP": st.host_ip,
                     "hostIPs": [{"ip": st.host_ip}], "startTime": st.start_time}
