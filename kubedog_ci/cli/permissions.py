@@ -73,10 +73,9 @@ def tracking_needs(targets: list[Target], *, secrets: bool = True) -> dict[Permi
         for related, stream in optional:
             for verb in WATCH[1:]:
                 add(Permission(namespace, related.group, related.plural, verb), False,
-                    f"{resource.kind}: {profile.lost_without(stream)}")
+                    profile.lost_without(stream, resource.kind))
         if Stream.PODS in profile.streams:
-            add(Permission(namespace, "", "pods/log", "get"), False,
-                f"{resource.kind}: {profile.lost_without(Stream.LOGS)}")
+            add(Permission(namespace, "", "pods/log", "get"), False, profile.lost_without(Stream.LOGS, resource.kind))
             if secrets:
                 add(Permission(namespace, "", "secrets", "get"), False, SECRETS_LOST)
     return needs

@@ -315,7 +315,7 @@ class Tracker:
         # A related type the account may not read (or that stayed away): judged without it, from what is left.
         self.synced.add((resource.group, resource.plural, item.namespace or ""))
         stream = stream_of(resource) or Stream.EVENTS
-        lost = {f"{state.target.kind}: {state.profile.lost_without(stream)}" for state in self.states.values()
+        lost = {state.profile.lost_without(stream, state.target.kind) for state in self.states.values()
                 if state.target.namespace == (item.namespace or "") and (resource, state.target.namespace) in
                 state.needs()}
         self.sink.notice(f"{item.message}; continuing without {resource.plural} ({'; '.join(sorted(lost))})")

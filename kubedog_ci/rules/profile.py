@@ -92,10 +92,12 @@ class KindProfile:
     """What it is still judged by without each of its streams (forbidden to a CI account): every verdict still
     comes, some later or with less evidence. Events and logs have common answers (`lost_without`)."""
 
-    def lost_without(self, stream: Stream) -> str:
-        """What tracking it loses without `stream`."""
-        common = {Stream.EVENTS: WITHOUT_EVENTS, Stream.LOGS: WITHOUT_LOGS}
-        return self.without.get(stream) or common.get(stream) or WITHOUT_PODS
+    def lost_without(self, stream: Stream, kind: str) -> str:
+        """What tracking an object of this kind (named `kind` in the text when the loss is its own) loses without
+        `stream`."""
+        if stream in self.without:
+            return f"{kind}: {self.without[stream]}"
+        return {Stream.EVENTS: WITHOUT_EVENTS, Stream.LOGS: WITHOUT_LOGS}.get(stream, f"{kind}: {WITHOUT_PODS}")
 
     def live(self, obj: dict) -> Verdict:
         return (self.evaluate_live or self.evaluate)(obj)
