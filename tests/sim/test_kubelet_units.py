@@ -1,15 +1,19 @@
 """The kubelet's pure parts, table-driven: Go durations, back-off, image references, $(VAR) expansion,
-exec probes and the pod phase."""
+exec probes, the files a container's mounts show and the pod phase."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
+from kubedog_ci.sim.kubelet import mounts
 from kubedog_ci.sim.kubelet.backoff import Backoff, go_duration
 from kubedog_ci.sim.kubelet.env import expand, parse_quantity
 from kubedog_ci.sim.kubelet.images import InvalidImage, parse_normalized
 from kubedog_ci.sim.kubelet.probes import exec_probe
 from kubedog_ci.sim.kubelet.status import get_phase
+from kubedog_ci.sim.store import Store
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
@@ -97,6 +101,51 @@ def _pod(policy: str = "Always", init: bool = False) -> dict:
     if init:
         spec["initContainers"] = [{"name": "init"}]
     return {"spec": spec}
+
+
+
+def test_mounts_show_the_kubelets_volumes() -> None:
+    store = Store()
+    store.create("/configmaps", {"metadata": {"namespace": "ns", "name": "cfg"}, "data": {"a": "1"},
+                                 "binaryData": {"blob": base64.b64encode(b"\x00b").decode()}})
+    store.create("/secrets", {"metadata": {"namespace": "ns", "name": "tls"},
+                              "data": {"tls.crt": base64.b64encode(b"CERT").decode(), "raw": "not base64!"}})
+    items = [{"key": "tls.crt", "path": "certs/./tls.crt"}, {"key": "absent", "path": "x"}]
+    downward = [
+        {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+        {"path": "cpu", "resourceFieldRef": {"containerName": "app", "resource": "limits.cpu", "divisor": "1m"}},
+    ]
+    projected = {"sources": [{"secret": {"name": "tls", "items": items, "optional": True}},
+                             {"serviceAccountToken": {"path": "token"}}, {"downwardAPI": {"items": downward}}]}
+    volumes = [
+        {"name": "cfg", "configMap": {"name": "cfg"}},
+        {"name": "tls", "secret": {"secretName": "tls"}},
+        {"name": "gone", "secret": {"secretName": "absent", "optional": True}},
+        {"name": "all", "projected": projected},
+        {"name": "scratch", "emptyDir": {}},
+    ]
+    pod = {"metadata": {"namespace": "ns", "name": "p", "labels": {"app": "web", "tier": "db"}},
+           "spec": {"containers": [{"name": "app", "resources": {"limits": {"cpu": "250m"}}}], "volumes": volumes}}
+    container = {"name": "app", "volumeMounts": [
+        {"name": "cfg", "mountPath": "/etc/cfg"},
+        {"name": "tls", "mountPath": "/etc/tls"},
+        {"name": "gone", "mountPath": "/etc/gone"},
+        {"name": "all", "mountPath": "/var/run/all/"},
+        {"name": "all", "mountPath": "/etc/tls.crt", "subPathExpr": "$(DIR)/tls.crt"},
+        {"name": "all", "mountPath": "/etc/nothing", "subPath": "no/such"},
+        {"name": "scratch", "mountPath": "/scratch"},
+        {"name": "undeclared", "mountPath": "/etc/undeclared"},
+    ]}
+    files = mounts.files(store, pod, container, {"DIR": "certs"}, {"cpu": "4"})
+    assert [files.read("/etc/cfg/a"), files.read("/etc/cfg/blob")] == ["1", "\x00b"]
+    assert [files.read("/etc/tls/tls.crt"), files.read("/etc/tls/raw")] == ["CERT", "not base64!"]
+    assert (files.kind("/etc/gone"), files.entries("/etc/gone")) == ("dir", [])
+    assert files.entries("/var/run/all") == ["certs", "cpu", "labels", "token"]
+    assert [files.read("/var/run/all/cpu"), files.read("/var/run/all/labels")] == ["250", 'app="web"\ntier="db"']
+    assert (files.kind("/var/run/all/token"), files.read("/var/run/all/token")) == ("file", None)
+    assert (files.kind("/etc/tls.crt"), files.read("/etc/tls.crt")) == ("file", "CERT")
+    paths = ("/etc/nothing/x", "/scratch/x", "/etc/undeclared/x", "/etc/cfg/x")
+    assert [files.kind(path) for path in paths] == [None, None, None, "missing"]
 
 
 @pytest.mark.parametrize(("pod", "statuses", "terminal", "phase"), [

@@ -8,21 +8,26 @@ import math
 import pytest
 
 from kubedog_ci.sim.shell import (
+    NO_FILES,
     Exit,
+    Files,
     Output,
     ParseError,
     Sleep,
     Step,
     container_program,
     parse,
+    probe,
     probe_exit_code,
     run,
 )
 
 
-def _steps(script: str, env: dict[str, str] | None = None, limit: int | None = None) -> list[Step]:
+def _steps(
+    script: str, env: dict[str, str] | None = None, limit: int | None = None, files: Files = NO_FILES
+) -> list[Step]:
     """Run a script (at most `limit` steps) and check the step invariants every caller relies on."""
-    steps = list(itertools.islice(run(parse(script), env or {}), limit))
+    steps = list(itertools.islice(run(parse(script), env or {}, files=files), limit))
     for before, after in itertools.pairwise(steps):
         assert not isinstance(before, Exit), "Exit must be the last step"
         assert not (
@@ -302,6 +307,76 @@ def test_http_tools(script: str, stdout: str, stderr: str, code: int) -> None:
     assert (*_outcome(steps), errors) == (stdout, code, 0, stderr)
 
 
+# What a container's mounts could show: a Secret volume, a ConfigMap with an item in a subdirectory, a subPath
+# file, a projected token (content unknown), an emptyDir, and an emptyDir nested in the ConfigMap's mount.
+FILES = Files(
+    {
+        "/etc/creds": {"password": "s3cret", "user": "admin\n", "empty": ""},
+        "/etc/app/": {"conf/app.yaml": "a: 1\nb: 2\n", "mode": "fast"},
+        "/etc/app/cache": None,
+        "/etc/token": {"": "tok"},
+        "/var/run/sa": {"token": None, "ca.crt": "CA"},
+        "/data": None,
+    }
+)
+NO_SUCH = "No such file or directory"
+
+# (script, stdout, stderr, exit code) with FILES mounted
+FILE_CASES = [
+    ("cat /etc/creds/password", "s3cret", "", 0),
+    ("cat /etc/creds/user /etc/creds/password; echo", "admin\ns3cret\n", "", 0),
+    ('P=$(cat /etc/creds/password); echo "[$P]"; /bin/cat /etc/token', "[s3cret]\ntok", "", 0),
+    ("cat /etc/app/conf/app.yaml /etc/creds//../creds/./user", "a: 1\nb: 2\nadmin\n", "", 0),
+    ("cat /etc/creds/nope; echo $?", "1\n", f"cat: /etc/creds/nope: {NO_SUCH}\n", 0),
+    ("cat /etc/creds/user /etc/creds/nope /etc/token", "admin\ntok", f"cat: /etc/creds/nope: {NO_SUCH}\n", 1),
+    ("cat /etc/creds", "", "cat: /etc/creds: Is a directory\n", 1),
+    ("cat /etc/token/x", "", f"cat: /etc/token/x: {NO_SUCH}\n", 1),
+    ("set -e; cat /etc/app/nope; echo never", "", f"cat: /etc/app/nope: {NO_SUCH}\n", 1),
+    # unknown: the image's own files, an emptyDir (also one nested in a known mount), relative paths, options
+    ("cat /etc/hostname /data/x /etc/app/cache/x creds/password; cat -n /etc/creds/user; echo $?", "0\n", "", 0),
+    ("cat /var/run/sa/token; echo $?", "0\n", "", 0),
+    ("echo in | cat - /etc/creds/user; echo piped | cat", "in\nadmin\npiped\n", "", 0),
+    ('read -r pw < /etc/creds/password; echo "pw=$pw"', "pw=s3cret\n", "", 0),
+    ('while read k v; do echo "$k=$v"; done < /etc/app/conf/app.yaml', "a:=1\nb:=2\n", "", 0),
+    ("read -r x < /data/x; echo \"[$x]\"", "[]\n", "", 0),
+    # test
+    ("[ -f /etc/creds/password ] && [ -e /etc/token ] && [ -r /etc/creds/user ] && echo files", "files\n", "", 0),
+    ("[ -d /etc/creds ] && [ -d /etc/app/conf ] && test -e /etc/app && echo dirs", "dirs\n", "", 0),
+    ("[ -s /etc/creds/user ] && [ -s /var/run/sa/token ] && ! [ -s /etc/creds/empty ] && echo sizes", "sizes\n", "", 0),
+    ("[ -f /etc/creds/nope ] || [ -f /etc/creds ] || [ -d /etc/token ] || [ -e /etc/token/x ] || echo no", "no\n", "",
+     0),
+    ("[ -f /data/x ] || [ -d /data ] || [ -d /etc/app/cache ] || [ -f /etc/hosts ] || [ -w /etc/creds/user ] || echo u",
+     "u\n", "", 0),
+    ("[[ -f /etc/creds/user ]] && echo double", "double\n", "", 0),
+    # ls
+    ("ls /etc/creds", "empty\npassword\nuser\n", "", 0),
+    ("ls /etc/app; ls /etc/app/conf/; ls /etc/token", "cache\nconf\nmode\napp.yaml\n/etc/token\n", "", 0),
+    ("ls /etc/app /etc/token /etc/creds/user", "/etc/creds/user\n/etc/token\n\n/etc/app:\ncache\nconf\nmode\n", "", 0),
+    ("ls /etc/creds/nope /etc/app/conf", "/etc/app/conf:\napp.yaml\n",
+     f"ls: cannot access '/etc/creds/nope': {NO_SUCH}\n", 2),
+    ("ls; ls -l /etc/creds; ls /data /etc/creds; ls /etc; echo $?", "0\n", "", 0),
+]
+
+
+@pytest.mark.parametrize(("script", "stdout", "stderr", "code"), FILE_CASES)
+def test_files_of_the_mounts(script: str, stdout: str, stderr: str, code: int) -> None:
+    steps = _steps(script, files=FILES)
+    errors = "".join(s.text for s in steps if isinstance(s, Output) and s.stream == "stderr")
+    assert (*_outcome(steps), errors) == (stdout, code, 0, stderr)
+
+
+def test_without_mounts_no_file_is_known() -> None:
+    script = "cat /etc/creds/password; echo $?; [ -f /etc/creds/password ] || echo no; ls /etc/creds"
+    assert _outcome(_steps(script)) == ("0\nno\n", 0, 0)
+
+
+def test_exec_probes_read_the_mounts() -> None:
+    ready = ["sh", "-c", 'test "$(cat /etc/app/mode)" = fast']
+    assert probe(ready, {}, 1.0, FILES) == (0, "")
+    assert probe(["cat", "/etc/creds/nope"], {}, 1.0, FILES) == (1, f"cat: /etc/creds/nope: {NO_SUCH}\n")
+    assert probe(["cat", "/etc/creds/password"], {}, 1.0, FILES) == (0, "s3cret")
+
+
 FRONTEND_CHECK = """\
 MAX_RETRIES=12
 RETRY_INTERVAL=10
@@ -427,6 +502,10 @@ CONTAINER_CASES = [
     (["sh", "/entrypoint.sh"], None, None),
     (["sh"], None, None),
     (["exit", "1"], None, None),
+    (["cat"], None, None),
+    (["/bin/cat", "-"], None, None),
+    (["cat", "/etc/config"], None, [Exit(0)]),
+    (["ls", "/etc"], None, [Exit(0)]),
     (["python", "-c", "print(1)"], None, None),
     (["nginx"], ["-g", "daemon off;"], None),
 ]

@@ -102,15 +102,17 @@ def _source(store: Store, kind: str, namespace: str, name: str) -> dict:
     return obj
 
 
+def decoded(value: str) -> str:
+    """A base64 value of a Secret (or ConfigMap binaryData) as text; one that is not base64 stays as it is."""
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return value
+
+
 def _data(kind: str, obj: dict) -> dict[str, str]:
-    data = dict(obj.get("data") or {})
-    if kind == "secret":
-        for key, value in data.items():
-            try:
-                data[key] = base64.b64decode(value, validate=True).decode("utf-8", "replace")
-            except (binascii.Error, ValueError):
-                data[key] = value
-    return data
+    data = obj.get("data") or {}
+    return {key: decoded(value) for key, value in data.items()} if kind == "secret" else dict(data)
 
 
 def _quoted_map(values: Mapping[str, str]) -> str:
@@ -118,7 +120,8 @@ def _quoted_map(values: Mapping[str, str]) -> str:
     return "\n".join(f'{k}="{v}"' for k, v in sorted(values.items()))
 
 
-def _field_value(path: str, pod: dict, pod_ip: str, host_ip: str) -> str:
+def field_value(path: str, pod: dict, pod_ip: str, host_ip: str) -> str:
+    """A downward API fieldRef, for env and volumes alike; raises ConfigError for a path the kubelet lacks."""
     meta, spec = pod["metadata"], pod.get("spec") or {}
     simple = {"metadata.name": meta.get("name", ""), "metadata.namespace": meta.get("namespace", ""),
               "metadata.uid": meta.get("uid", ""), "spec.nodeName": spec.get("nodeName", ""),
@@ -134,7 +137,7 @@ def _field_value(path: str, pod: dict, pod_ip: str, host_ip: str) -> str:
     raise ConfigError(f"unsupported fieldPath: {path}")
 
 
-def _resource_value(ref: dict, container: dict, node_allocatable: Mapping[str, str]) -> str:
+def resource_value(ref: dict, container: dict, node_allocatable: Mapping[str, str]) -> str:
     """containerResourceRuntimeValue: a request or limit (a missing limit is the node's allocatable)."""
     kind, _, resource = str(ref.get("resource", "")).partition(".")
     resources = container.get("resources") or {}
@@ -188,9 +191,9 @@ def _value_from(store: Store, source: dict, pod: dict, container: dict, pod_ip: 
                 node_allocatable: Mapping[str, str]) -> str | None:
     """One env[].valueFrom; None when an optional source or key is missing."""
     if "fieldRef" in source:
-        return _field_value(source["fieldRef"].get("fieldPath", ""), pod, pod_ip, host_ip)
+        return field_value(source["fieldRef"].get("fieldPath", ""), pod, pod_ip, host_ip)
     if "resourceFieldRef" in source:
-        return _resource_value(source["resourceFieldRef"], container, node_allocatable)
+        return resource_value(source["resourceFieldRef"], container, node_allocatable)
     namespace = pod["metadata"]["namespace"]
     kind = "configMap" if "configMapKeyRef" in source else "secret"
     ref = source.get(f"{kind}KeyRef") or {}

@@ -15,21 +15,25 @@ from kubedog_ci.sim.kubelet.state import ProbeWorker
 PROBES = (("startupProbe", "Startup"), ("readinessProbe", "Readiness"), ("livenessProbe", "Liveness"))
 
 
-def exec_probe(command: Sequence[str], env: Mapping[str, str], timeout: float) -> tuple[bool, str]:
+def exec_probe(
+    command: Sequence[str], env: Mapping[str, str], timeout: float, files: shell.Files = shell.NO_FILES
+) -> tuple[bool, str]:
     """(success, combined output) of an exec probe; one that times out fails with the runtime's message."""
-    code, output = shell.probe(command, env, timeout)
+    code, output = shell.probe(command, env, timeout, files)
     if code is None:
         return False, f'command "{" ".join(command)}" timed out'
     return code == 0, output
 
 
-def run_probe(spec: dict, container: dict, env: Mapping[str, str]) -> tuple[bool, str]:
-    """One probe run; an exec command gets ExpandContainerCommandOnlyStatic's $(VAR) expansion."""
+def run_probe(spec: dict, container: dict, env: Mapping[str, str], files: shell.Files) -> tuple[bool, str]:
+    """One probe run; an exec command gets ExpandContainerCommandOnlyStatic's $(VAR) expansion and sees the
+    container's files."""
     command = (spec.get("exec") or {}).get("command")
     if command is None:
         return True, ""
     static = {var["name"]: var.get("value", "") for var in container.get("env") or [] if "valueFrom" not in var}
-    return exec_probe([expand(part, static) for part in command], env, float(spec.get("timeoutSeconds", 1)))
+    timeout = float(spec.get("timeoutSeconds", 1))
+    return exec_probe([expand(part, static) for part in command], env, timeout, files)
 
 
 def observe(worker: ProbeWorker, success: bool) -> bool | None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from kubedog_ci.sim import shell
 from kubedog_ci.sim.config import ANNOTATION_PREFIX, annotation_seconds
 from kubedog_ci.sim.kubelet import env as envmod
-from kubedog_ci.sim.kubelet import images, probes
+from kubedog_ci.sim.kubelet import images, mounts, probes
 from kubedog_ci.sim.kubelet.backoff import Backoff, go_duration
 from kubedog_ci.sim.kubelet.state import Container, Instance, PodState, ProbeWorker
 
@@ -164,10 +164,11 @@ class Runtime:
         command = [envmod.expand(part, variables) for part in spec.get("command") or []]
         args = [envmod.expand(part, variables) for part in spec.get("args") or []]
         program = shell.container_program(command or None, args or None)
+        files = mounts.files(self.ctx.store, pod, spec, variables, self.host.allocatable(st))
         restart_count = c.instance.restart_count + 1 if c.instance else 0
-        steps = shell.run(program, variables) if program is not None else None
+        steps = shell.run(program, variables, files=files) if program is not None else None
         started_at = self.host.ctx.loop.clock.stamp()
-        inst = Instance(ref, image, restart_count, variables, self.host.now(), started_at, steps)
+        inst = Instance(ref, image, restart_count, variables, self.host.now(), started_at, steps, files)
         self.host.event(st, "Normal", "Created", f"Created container: {c.name}", c.field_path)
         self.host.event(st, "Normal", "Started", f"Started container {c.name}", c.field_path)
         c.reason = None
@@ -262,7 +263,7 @@ class Runtime:
         if inst.stopping or (worker.kind != "Startup" and not c.started):
             self.loop.call_later(period, self._probe, st, c, worker)
             return
-        success, output = probes.run_probe(worker.spec, c.spec, inst.env)
+        success, output = probes.run_probe(worker.spec, c.spec, inst.env, inst.files)
         if not success:
             self.host.event(st, "Warning", "Unhealthy", f"{worker.kind} probe failed: {output}", c.field_path)
         result = probes.observe(worker, success)

@@ -27,6 +27,8 @@ class Instance:
     started: float
     started_at: str
     steps: Iterator[shell.Step] | None
+    files: shell.Files
+    """What its volume mounts showed when it started; exec probes read them too."""
     id: str = field(default_factory=lambda: secrets.token_hex(32))
     running: bool = True
     stopping: bool = False

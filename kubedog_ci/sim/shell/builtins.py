@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from kubedog_ci.sim.shell.interpreter import _Shell  # the interpreter imports this table; no cycle at run time
 
 # Built-ins that are also programs, so that ``/bin/echo`` or a container's own command runs them.
-_BINARIES = frozenset({"echo", "printf", "sleep", "true", "false", "seq", "wget", "curl", "awk"})
+_BINARIES = frozenset({"echo", "printf", "sleep", "true", "false", "seq", "wget", "curl", "awk", "cat", "ls"})
 
 
 def _builtin_echo(shell: _Shell, args: list[str], io: _Io) -> _Gen:
@@ -90,12 +90,45 @@ def _builtin_seq(shell: _Shell, args: list[str], io: _Io) -> _Gen:
 
 
 def _builtin_cat(shell: _Shell, args: list[str], io: _Io) -> _Gen:
-    """``cat`` copies standard input; naming files makes it an unknown program."""
-    if any(arg != "-" for arg in args):
+    """``cat [FILE...]``: ``-`` (or no operand) copies standard input, a mounted file its text; a path the
+    mounts do not know prints nothing, and options make the whole command unknown, as if it were not built in."""
+    if any(arg.startswith("-") and arg != "-" for arg in args):
         return 0
-    text, io.stdin.data = io.stdin.data, ""
-    yield from _write(io.out, text)
-    return 0
+    status = 0
+    for arg in args or ["-"]:
+        if arg == "-":
+            text, io.stdin.data = io.stdin.data, ""
+            yield from _write(io.out, text)
+            continue
+        kind = shell.files.kind(arg)
+        if kind in ("missing", "dir"):
+            reason = "No such file or directory" if kind == "missing" else "Is a directory"
+            yield from _write(io.err, f"cat: {arg}: {reason}\n")
+            status = 1
+        elif kind == "file":
+            yield from _write(io.out, shell.files.read(arg) or "")
+    return status
+
+
+def _builtin_ls(shell: _Shell, args: list[str], io: _Io) -> _Gen:
+    """``ls PATH...`` of mounted paths, as GNU ls lists them when its output is not a terminal.
+
+    Without operands, with options, or when one operand is unknown, the listing cannot be known, so it
+    prints nothing and succeeds, as an unknown program does.
+    """
+    kinds = {arg: shell.files.kind(arg) for arg in args}
+    if not args or any(arg.startswith("-") for arg in args) or None in kinds.values():
+        return 0
+    for arg in args:
+        if kinds[arg] == "missing":
+            yield from _write(io.err, f"ls: cannot access '{arg}': No such file or directory\n")
+    files = "".join(f"{arg}\n" for arg in sorted(args) if kinds[arg] == "file")
+    listing = [files] if files else []
+    for arg in sorted(arg for arg in args if kinds[arg] == "dir"):
+        header = f"{arg}:\n" if len(args) > 1 else ""
+        listing.append(header + "".join(f"{name}\n" for name in shell.files.entries(arg)))
+    yield from _write(io.out, "\n".join(listing))
+    return 2 if "missing" in kinds.values() else 0
 
 
 def _builtin_read(shell: _Shell, args: list[str], io: _Io) -> int:
@@ -110,7 +143,7 @@ def _builtin_read(shell: _Shell, args: list[str], io: _Io) -> int:
 
 def _builtin_test(shell: _Shell, args: list[str], io: _Io) -> _Gen:
     try:
-        return 0 if _evaluate_test(args) else 1
+        return 0 if _evaluate_test(args, shell.files) else 1
     except ValueError as error:
         yield from _write(io.err, f"test: {error}\n")
         return 2
@@ -183,6 +216,7 @@ _BUILTINS: dict[str, Callable[[_Shell, list[str], _Io], int | _Gen]] = {
     "sleep": _builtin_sleep,
     "seq": _builtin_seq,
     "cat": _builtin_cat,
+    "ls": _builtin_ls,
     "read": _builtin_read,
     "wget": lambda shell, args, io: _builtin_wget(args, io),
     "curl": lambda shell, args, io: _builtin_curl(args, io),

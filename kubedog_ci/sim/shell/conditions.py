@@ -1,4 +1,4 @@
-"""The expressions of ``test``, ``[`` and ``[[``: strings and integers only, since no file exists."""
+"""The expressions of ``test``, ``[`` and ``[[``: strings, integers, and the files a container's mounts show it."""
 
 from __future__ import annotations
 
@@ -6,13 +6,21 @@ import operator
 from collections.abc import Callable
 
 from kubedog_ci.sim.shell.args import _decimal
+from kubedog_ci.sim.shell.files import Files
 
 _TEST_UNARY_OPS: dict[str, Callable[[str], bool]] = {
     "-z": lambda text: text == "",
     "-n": lambda text: text != "",
-    **dict.fromkeys(
-        ("-e", "-f", "-d", "-s", "-r", "-w", "-x", "-L", "-h", "-p", "-S", "-b", "-c"), lambda _: False
-    ),
+}
+# File tests answer from the mounts; an unknown path is false. Mounted volumes are read-only, hold no special
+# files, and the symlinks and modes the kubelet gives them are not modelled, so the other operators are false.
+_TEST_FILE_OPS: dict[str, Callable[[Files, str], bool]] = {
+    "-e": lambda files, path: files.kind(path) in ("file", "dir"),
+    "-r": lambda files, path: files.kind(path) in ("file", "dir"),
+    "-f": lambda files, path: files.kind(path) == "file",
+    "-d": lambda files, path: files.kind(path) == "dir",
+    "-s": lambda files, path: files.kind(path) == "dir" or (files.kind(path) == "file" and files.read(path) != ""),
+    **dict.fromkeys(("-w", "-x", "-L", "-h", "-p", "-S", "-b", "-c"), lambda files, path: False),
 }
 _TEST_STRING_OPS: dict[str, Callable[[str, str], bool]] = {
     "=": operator.eq,
@@ -36,8 +44,8 @@ def _test_integer(text: str) -> int:
     return value
 
 
-def _evaluate_test(args: list[str]) -> bool:
-    """A ``test`` expression: ``! -a -o``, -z -n, string and integer comparisons; no file exists."""
+def _evaluate_test(args: list[str], files: Files) -> bool:
+    """A ``test`` expression: ``! -a -o``, -z -n, string and integer comparisons, file tests on ``files``."""
     pos = 0
 
     def disjunction() -> bool:
@@ -73,6 +81,9 @@ def _evaluate_test(args: list[str]) -> bool:
         if pos + 1 < len(args) and args[pos] in _TEST_UNARY_OPS:
             pos += 2
             return _TEST_UNARY_OPS[args[pos - 2]](args[pos - 1])
+        if pos + 1 < len(args) and args[pos] in _TEST_FILE_OPS:
+            pos += 2
+            return _TEST_FILE_OPS[args[pos - 2]](files, args[pos - 1])
         pos += 1
         return args[pos - 1] != ""
 

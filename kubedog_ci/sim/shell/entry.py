@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Iterator, Mapping, Sequence
 
 from kubedog_ci.sim.shell.builtins import _BINARIES
+from kubedog_ci.sim.shell.files import NO_FILES, Files
 from kubedog_ci.sim.shell.interpreter import _Shell
 from kubedog_ci.sim.shell.nodes import Program, _Lit, _Simple
 from kubedog_ci.sim.shell.parser import ParseError, _parse
@@ -20,20 +21,24 @@ def parse(script: str) -> Program:
     return Program(_parse(script))
 
 
-def _start(program: Program, env: Mapping[str, str], argv0: str, args: Sequence[str]) -> _Shell:
+def _start(program: Program, env: Mapping[str, str], argv0: str, args: Sequence[str], files: Files) -> _Shell:
     params = program.params if program.params is not None else (argv0, *args)
-    return _Shell(env, params[0], params[1:], program.errexit)
+    return _Shell(env, params[0], params[1:], program.errexit, files)
 
 
 def run(
-    program: Program, env: Mapping[str, str], argv0: str = "sh", args: Sequence[str] = ()
+    program: Program,
+    env: Mapping[str, str],
+    argv0: str = "sh",
+    args: Sequence[str] = (),
+    files: Files = NO_FILES,
 ) -> Iterator[Step]:
     """Run a program lazily: the caller pulls Output/Sleep steps, and Exit comes last.
 
     Busy loops still yield ``Sleep(0.0)`` every 1,000 commands. Consecutive outputs to the
-    same stream are merged.
+    same stream are merged. ``files`` are what the container's volume mounts show it.
     """
-    shell = _start(program, env, argv0, args)
+    shell = _start(program, env, argv0, args, files)
     steps = shell.main(program.body)
     for stream, group in itertools.groupby(steps, lambda s: s.stream if isinstance(s, Output) else ""):
         if stream:
@@ -72,7 +77,8 @@ def container_program(command: Sequence[str] | None, args: Sequence[str] | None)
     """The program a container runs, or None when it is unknown ("runs forever silently").
 
     The argv is ``command + args``, or ``args`` alone when there is no command.
-    Shell ``-c`` scripts and lone built-ins (echo, printf, sleep, true, false, seq) are known.
+    Shell ``-c`` scripts and lone built-ins (echo, printf, sleep, true, false, seq, ls, ...) are known;
+    ``cat`` only with a file, since without one it reads a stdin that the manifest may keep open (``tty: true``).
     """
     argv = [*command, *(args or ())] if command else list(args or ())
     if not argv:
@@ -80,12 +86,16 @@ def container_program(command: Sequence[str] | None, args: Sequence[str] | None)
     name = argv[0].rsplit("/", 1)[-1]
     if name in _SHELLS:
         return _shell_program(argv)
+    if name == "cat" and all(arg == "-" for arg in argv[1:]):
+        return None
     if name in _BINARIES:
         return Program(_Simple((), tuple((_Lit(arg),) for arg in argv), ()))
     return None
 
 
-def probe(command: Sequence[str], env: Mapping[str, str], timeout_seconds: float) -> tuple[int | None, str]:
+def probe(
+    command: Sequence[str], env: Mapping[str, str], timeout_seconds: float, files: Files = NO_FILES
+) -> tuple[int | None, str]:
     """Status and output of an exec probe; the status is None when it sleeps past the timeout or runs so many
     commands that it must be looping.
 
@@ -94,7 +104,7 @@ def probe(command: Sequence[str], env: Mapping[str, str], timeout_seconds: float
     program = container_program(command, None)
     if program is None:
         return 0, ""
-    shell = _start(program, env, "sh", ())
+    shell = _start(program, env, "sh", (), files)
     steps = shell.main(program.body)
     output: list[str] = []
     slept = 0.0
@@ -110,7 +120,9 @@ def probe(command: Sequence[str], env: Mapping[str, str], timeout_seconds: float
             return None, "".join(output)
 
 
-def probe_exit_code(command: Sequence[str], env: Mapping[str, str], timeout_seconds: float) -> int:
+def probe_exit_code(
+    command: Sequence[str], env: Mapping[str, str], timeout_seconds: float, files: Files = NO_FILES
+) -> int:
     """Status of an exec probe; 1 when it times out (see `probe`)."""
-    code, _ = probe(command, env, timeout_seconds)
+    code, _ = probe(command, env, timeout_seconds, files)
     return 1 if code is None else code

@@ -10,6 +10,7 @@ from typing import assert_never
 
 from kubedog_ci.sim.shell.arith import _arith
 from kubedog_ci.sim.shell.builtins import _BINARIES, _BUILTINS
+from kubedog_ci.sim.shell.files import Files
 from kubedog_ci.sim.shell.nodes import (
     _AndOr,
     _ArithSub,
@@ -44,9 +45,9 @@ class _Counter:
 
 
 class _Shell:
-    """Evaluator state: variables, positional parameters, ``$?`` and options."""
+    """Evaluator state: variables, positional parameters, ``$?`` and options, and the files it can read."""
 
-    def __init__(self, env: Mapping[str, str], argv0: str, params: Sequence[str], errexit: bool) -> None:
+    def __init__(self, env: Mapping[str, str], argv0: str, params: Sequence[str], errexit: bool, files: Files) -> None:
         self.vars = dict(env)
         self.argv0 = argv0
         self.params = list(params)
@@ -56,6 +57,7 @@ class _Shell:
         self.cond_depth = 0  # > 0 inside tested commands, which `set -e` ignores
         self.loop_depth = 0
         self.counter = _Counter()
+        self.files = files
 
     def main(self, body: _Node) -> Iterator[Step]:
         status = yield from self._guarded(body, _Io("stdout", "stderr", _Stdin()))
@@ -196,7 +198,7 @@ class _Shell:
         return outcome if isinstance(outcome, int) else (yield from outcome)
 
     def _redirect(self, redirs: Sequence[_Redir], io: _Io) -> Generator[Step, None, _Io]:
-        """Apply redirections left to right; every file is missing, so writing to one discards."""
+        """Apply redirections left to right: writing to a file discards, reading one gives a mounted file's text."""
         fds: dict[int, _Target] = {1: io.out, 2: io.err}
         stdin = io.stdin
         for redir in redirs:
@@ -207,6 +209,8 @@ class _Shell:
                 fds[1] = fds[2] = None
             elif redir.op.startswith(">"):
                 fds[redir.fd] = {"/dev/stdout": fds[1], "/dev/stderr": fds[2]}.get(target)
+            elif redir.fd == 0 and redir.op == "<":
+                stdin = _Stdin(self.files.read(target) or "")
             else:
                 stdin = _Stdin()
         return _Io(fds[1], fds[2], stdin)
