@@ -38,6 +38,8 @@ def _terminated_badly(label: str, entry: dict) -> tuple[str, str] | None:
     if terminated is None or not terminated.get("exitCode"):
         return None
     detail = f" ({terminated['reason']})" if terminated.get("reason") else ""
+    said = (terminated.get("message") or "").strip().splitlines()  # its termination log: the app's last words
+    detail += f": {said[0]}" if said else ""
     return terminated.get("reason") or "Error", f"{label} terminated with exit code {terminated['exitCode']}{detail}"
 
 

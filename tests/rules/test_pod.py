@@ -53,6 +53,11 @@ CASES = [
     # §4.3: kstatus calls a Failed Pod Current (reconciled); Argo, kapp and Helm 4 hooks say failed. Failed.
     pytest.param(pod("Failed", NOT_READY, containers=(terminated(1, "Error"),), restart="Never"), FAILED, "Error",
                  'container "app" terminated with exit code 1 (Error)', id="failed-phase-exit-code"),
+    pytest.param(pod("Failed", NOT_READY, containers=({**terminated(3, "Error"), "state": {"terminated": {
+        "exitCode": 3, "reason": "Error", "message": "migration failed: no such table\nat step 4\n"}}},),
+        restart="Never"), FAILED, "Error",
+                 'container "app" terminated with exit code 3 (Error): migration failed: no such table',
+                 id="failed-phase-termination-message-first-line"),
     pytest.param(pod("Failed", NOT_READY, containers=(terminated(137, "OOMKilled"),), restart="Never"), FAILED,
                  "OOMKilled", "exit code 137 (OOMKilled)", id="failed-phase-oom-killed"),
     pytest.param(pod("Failed", NOT_READY, reason="Evicted", message="The node was low on resource: memory."),
