@@ -25,12 +25,15 @@ def _rollout(obj: dict) -> Verdict:
     on_delete = (common.spec(obj).get("updateStrategy") or {}).get("type") == "OnDelete"
     if not on_delete and updated < desired:
         return progressing("LessUpdated", f"{waiting} {updated} out of {desired} new pods have been updated...")
-    ready_pods = common.count(status, "numberReady")
-    if ready_pods < desired:
-        return progressing("LessReady", f"{waiting} {ready_pods} of {desired} pods are ready...")
-    # Both counters are omitempty; the controller writes numberUnavailable = desired - numberAvailable.
+    # Both availability counters are omitempty; the controller writes numberUnavailable = desired - numberAvailable.
+    explicit = status.get("numberAvailable") is not None or status.get("numberUnavailable") is not None
     available = (status["numberAvailable"] if status.get("numberAvailable") is not None
                  else desired - common.count(status, "numberUnavailable"))
+    # An available Pod is a ready one (that stayed ready minReadySeconds): peers' objects that carry only the
+    # availability counters prove readiness too.
+    ready_pods = max(common.count(status, "numberReady"), available if explicit else 0)
+    if ready_pods < desired:
+        return progressing("LessReady", f"{waiting} {ready_pods} of {desired} pods are ready...")
     if available < desired:
         return progressing("LessAvailable", f"{waiting} {available} of {desired} updated pods are available...")
     if on_delete:

@@ -31,8 +31,25 @@ def daemonset(*, desired: object = 3, updated: int = 3, ready: int = 3, availabl
     return obj
 
 
+def with_status(obj: dict, **fields: object) -> dict:
+    obj["status"].update(fields)
+    return obj
+
+
+def without(obj: dict, key: str) -> dict:
+    del obj["status"][key]
+    return obj
+
+
 CASES = [
     pytest.param(daemonset(), READY, "RolloutComplete", 'daemon set "agent" successfully rolled out', id="complete"),
+    # Peers' cases: numberReady absent, but available Pods are ready Pods.
+    pytest.param(without(daemonset(), "numberReady"), READY, "RolloutComplete", "successfully rolled out",
+                 id="available-implies-ready"),
+    pytest.param(without(with_status(daemonset(available=ABSENT), numberUnavailable=0), "numberReady"), READY,
+                 "RolloutComplete", "successfully rolled out", id="no-unavailable-implies-ready"),
+    pytest.param(without(daemonset(available=1, unavailable=2), "numberReady"), PROGRESSING, "LessReady",
+                 "1 of 3 pods are ready", id="some-available-without-ready-count"),
     pytest.param(daemonset(observed=None), PROGRESSING, "NotObserved",
                  "Waiting for daemon set spec update to be observed...", id="not-observed"),
     pytest.param(daemonset(generation=3), PROGRESSING, "NotObserved", "spec update to be observed",
