@@ -74,7 +74,7 @@ def tracking_needs(targets: list[Target], *, secrets: bool = True) -> dict[Permi
             for verb in WATCH[1:]:
                 add(Permission(namespace, related.group, related.plural, verb), False,
                     profile.lost_without(stream, resource.kind))
-        if Stream.PODS in profile.streams:
+        if profile.has_pods:
             add(Permission(namespace, "", "pods/log", "get"), False, profile.lost_without(Stream.LOGS, resource.kind))
             if secrets:
                 add(Permission(namespace, "", "secrets", "get"), False, SECRETS_LOST)

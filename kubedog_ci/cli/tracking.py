@@ -74,6 +74,13 @@ def add_verdict_flags(parser: argparse.ArgumentParser) -> None:
                         "resource has a verdict")
     parser.add_argument("--failures-allowed-per-replica", type=int, default=1, metavar="N",
                         help="container failures tolerated per replica before a resource fails (default 1)")
+    parser.add_argument("--settle", default="5s", metavar="DURATION",
+                        help="a workload is ready only once each of its current Pods has been running this long, or "
+                        "longer when its liveness or startup probes can still have it killed; a restart, OOM kill "
+                        "or failed liveness probe meanwhile fails it (default 5s; 0: ready as soon as its rule "
+                        "says so; scaled by --grace-scale)")
+    parser.add_argument("--settle-max", default="2m", metavar="DURATION",
+                        help="the longest settle window, whatever the probes say (default 2m)")
 
 
 def logs_since(args: argparse.Namespace) -> float | None:
@@ -120,8 +127,21 @@ def options_from(args: argparse.Namespace, *, follow: bool = False) -> Options:
         raise InputError(f"--timeout must not be negative, got {args.timeout}")
     if args.failures_allowed_per_replica < 0:
         raise InputError(f"--failures-allowed-per-replica must be 0 or more, got {args.failures_allowed_per_replica}")
-    return Options(timeout=timeout, fail_fast=args.fail_fast,
+    settle, settle_max = (_duration(args, flag) for flag in ("settle", "settle_max"))
+    return Options(timeout=timeout, fail_fast=args.fail_fast, settle=settle, settle_max=settle_max,
                    failures_allowed_per_replica=args.failures_allowed_per_replica, **shown)
+
+
+def _duration(args: argparse.Namespace, name: str) -> float:
+    """A duration flag >= 0, in seconds."""
+    flag, text = f"--{name.replace('_', '-')}", getattr(args, name)
+    try:
+        seconds = parse_duration(text)
+    except ValueError as err:
+        raise InputError(f"{flag}: {err}") from err
+    if seconds < 0:
+        raise InputError(f"{flag} must not be negative, got {text}")
+    return seconds
 
 
 def run_engine(args: argparse.Namespace, options: Options) -> Outcome:

@@ -69,6 +69,10 @@ class Budget:
             return self._count(problem.key, problem)
         return problem
 
+    def known(self, problem: Problem) -> bool:
+        """Whether the sign was taken in before (counted, or waiting out its grace period)."""
+        return problem.key in self._counted or (problem.key, problem.reason) in self._pending
+
     def showing(self, owner_uid: str, source: str, present: set[PendingKey]) -> None:
         """The object `owner_uid` now shows exactly `present` among its signs from `source`: the others have
         gone, so their grace periods stop (a status that clears is the proof that the sign went away)."""

@@ -32,6 +32,11 @@ class Options:
     the runner's own clock says. None: this machine's clock when tracking starts."""
     max_log_streams: int = 50
     """Container logs followed at once; the others wait, in the order they started, for one of them to end."""
+    settle: float = 5.0
+    """Seconds a Pod must have been running before a workload it belongs to is ready (at least; longer when its
+    liveness or startup probes can still have it killed later), scaled by grace_scale; 0: ready at once."""
+    settle_max: float = 120.0
+    """The longest settle window, whatever the probes say (scaled by grace_scale)."""
     redact_secrets: bool = True
     """Read the Secrets the tracked Pods consume, so their values are redacted from every output (a 403 on one is
     a notice)."""

@@ -41,6 +41,8 @@ class TargetSettings:
     """Only log lines matching it are shown (searched, not anchored)."""
     log_regex_for: tuple[tuple[str, re.Pattern[str]], ...] = field(default=())
     """(container, pattern): a container's own filter, instead of log_regex."""
+    settle: float | None = None
+    """Its settle window's floor in seconds, instead of Options.settle (0: ready at once)."""
     blocking: bool = True
     """False: the run does not wait for this target; when every blocking target has its verdict, a
     non-blocking one without a verdict is left behind (not a timeout). Its failure still counts. When every

@@ -24,6 +24,8 @@ RELATED_TYPES = {
     Stream.REPLICASETS: Resource("apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",)),
     Stream.CONTROLLER_REVISIONS: Resource("apps", "v1", "controllerrevisions", "controllerrevision",
                                           "ControllerRevision", True),
+    Stream.ENDPOINT_SLICES: Resource("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice",
+                                     True),
 }
 """The related types the kind profiles ask for, as the engine watches them; stable APIs, so no discovery round trip
 is needed."""
@@ -82,6 +84,9 @@ class View:
     def owned(self, stream: Stream, namespace: str, owner_uid: str) -> list[dict]:
         return list(self._index.get((stream, namespace, owner_uid), {}).values())
 
+    def in_namespace(self, stream: Stream, namespace: str) -> list[dict]:
+        return [obj for (ns, _), obj in self._objects.get(stream, {}).items() if ns == namespace]
+
 
 @dataclass
 class TargetState:
@@ -115,6 +120,13 @@ class TargetState:
     diagnosed: tuple[str, str] | None = None
     """The (reason, message) of the last failure diagnosed, so a hoping target that keeps failing the same way
     is not diagnosed again and again."""
+    settling: bool = False
+    """Its rule says ready, and it waits for its Pods to outlive their settle window: any new failure sign fails
+    it at once."""
+    recheck_at: float | None = None
+    """When (monotonic) to judge it again though nothing changed: a settle window or a status grace ends."""
+    awaiting: tuple[object, float] | None = None
+    """(generation, since when, monotonic) it has waited for a controller's first status report."""
     active: float = field(init=False)
     """When something last happened to it (monotonic): its object, its current Pods or ReplicaSet, an Event
     about them, a log line; what the no-activity timeout measures from."""

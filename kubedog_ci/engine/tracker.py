@@ -62,8 +62,9 @@ from kubedog_ci.kube.messages import (
 )
 from kubedog_ci.reasons import ReasonClass
 from kubedog_ci.rules import State, Stream, Verdict, problems
-from kubedog_ci.rules.objects import consumed_secrets, is_pod_ready, meta, uid
+from kubedog_ci.rules.objects import consumed_secrets, is_pod_ready, kill_window, last_start, meta, uid
 from kubedog_ci.rules.problems import Problem
+from kubedog_ci.rules.profile import AWAITING_STATUS
 
 TICK = 0.05
 """Seconds the loop waits for a message before it checks timers (grace periods, timeout, stop)."""
@@ -212,6 +213,11 @@ class Tracker:
         for state in self.states.values():
             if state.final:
                 continue
+            if state.recheck_at is not None and now >= state.recheck_at:
+                state.recheck_at = None
+                self._refresh(state)  # a settle window or a status grace is over: judged again
+                if state.final:
+                    continue
             decided = state.budget.tick(now)
             quiet = state.settings.no_activity_timeout
             if decided is not None:
@@ -349,10 +355,13 @@ class Tracker:
                 self.sink.event(notice)
         if about_target and not state.profile.own_events_are_signs:
             return
-        problem = problems.event_problem(event, "" if about_target else subject, involved,
-                                      job_pod=state.profile.controller_counts_pod_failures)
+        shown_as = "" if about_target else subject
+        problem = problems.event_problem(event, shown_as, involved,
+                                         job_pod=state.profile.controller_counts_pod_failures)
+        if problem is None and state.settling:
+            problem = problems.kill_event_problem(event, shown_as)
         if problem is not None:
-            decided = state.budget.observe(problem, self.clock())
+            decided = self._observe(state, problem, self.clock())
             if decided is not None:
                 self._fail_by_budget(state, decided)
 
@@ -402,8 +411,13 @@ class Tracker:
                         return
             if self._weigh_pod(state, pod, now):
                 return
-        for problem in state.profile.object_problems(obj, self.view):
-            decided = state.budget.observe(problem, now)
+        found = state.profile.object_problems(obj, self.view)
+        present = {(problem.key, problem.reason) for problem in found}
+        for owner in [obj, *state.profile.current_related(obj, self.view)]:
+            if uid(owner) not in pods:  # a Pod target's own signs were weighed as its Pod's
+                state.budget.showing(uid(owner), problems.STATUS, present)  # a sign no longer shown has gone
+        for problem in found:
+            decided = self._observe(state, problem, now)
             if decided is not None:
                 self._fail_by_budget(state, decided)
                 return
@@ -438,14 +452,20 @@ class Tracker:
         if self.options.logs:
             self._follow(pod)
         for problem in found:
-            decided = state.budget.observe(problem, now)
+            decided = self._observe(state, problem, now)
             if decided is not None:
                 self._fail_by_budget(state, decided)
                 return True
         return False
 
+    def _observe(self, state: TargetState, problem: Problem, now: float) -> Problem | None:
+        """Weigh one failure sign: by the budget, except that while the target settles a new one fails it."""
+        if state.settling and problem.classification.cls is not ReasonClass.INFO and not state.budget.known(problem):
+            return problem  # it would not have stayed ready
+        return state.budget.observe(problem, now)
+
     def _judge(self, state: TargetState) -> None:
-        verdict = state.profile.live(state.obj or {})
+        verdict = self._waited(state, state.profile.live(state.obj or {}, self.view))
         if verdict.state is State.FAILED:
             self._fail(state, verdict, self._root_cause(state), by_rule=True)
         elif verdict.state is State.READY:
@@ -453,6 +473,48 @@ class Tracker:
             self._report(state, verdict)
         else:
             self._report(state, verdict)
+
+    def _waited(self, state: TargetState, verdict: Verdict) -> Verdict:
+        """The rule's verdict, bent by what it cannot see, time: a custom resource's controller may not have
+        reported yet (its status grace), and a workload's Pods may still be killed by their own probes (its
+        settle window). Either sets when to judge it again."""
+        grace = state.profile.status_grace
+        if verdict.reason == AWAITING_STATUS and grace is not None:
+            now, grace = self.clock(), grace * self.options.grace_scale
+            generation = meta(state.obj or {}).get("generation")
+            if state.awaiting is None or state.awaiting[0] != generation:
+                state.awaiting = (generation, now)
+            left = state.awaiting[1] + grace - now
+            if left > 0:
+                state.recheck_at = now + left
+                return verdict
+            return Verdict(State.READY, "NoStatus", f"{state.subject} exists", (
+                f"no controller reported the status of {state.subject} within {grace:g}s (no Ready condition, no "
+                "status.observedGeneration): judged ready without one",))
+        until = self._settled_at(state) if verdict.state is State.READY and state.profile.settles else None
+        now = self.clock() if until is not None else 0.0
+        left = until - (self.started_wall + now - self.started) if until is not None else 0.0
+        state.settling = left > 0
+        if not state.settling:
+            return verdict
+        state.recheck_at = now + left
+        return Verdict(State.PROGRESSING, "Settling", f"{verdict.message}; waiting {left:.1f}s for its Pods to "
+                       "outlive the window in which their own probes can still have them killed")
+
+    def _settled_at(self, state: TargetState) -> float | None:
+        """When (cluster time) every current Pod has run through its settle window: the kill window of its probes,
+        at least the settle floor, at most Options.settle_max, from its last container's start; None when there
+        is nothing to wait for (--settle 0, or no running Pod)."""
+        floor = self.options.settle if state.settings.settle is None else state.settings.settle
+        if floor <= 0:
+            return None
+        ends = []
+        for pod in state.pods.values():
+            started = parse_timestamp_ns(last_start(pod) or "")
+            if started is not None:
+                window = min(max(kill_window(pod), floor), self.options.settle_max) * self.options.grace_scale
+                ends.append(started / 1e9 + window)
+        return max(ends, default=None)
 
     def _root_cause(self, state: TargetState) -> Problem | None:
         """The Pod problem behind a failure the resource's own status declared (a Job's exits included)."""

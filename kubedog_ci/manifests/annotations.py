@@ -55,6 +55,8 @@ ANNOTATIONS: tuple[Annotation, ...] = (
     Annotation("log-regex", "show only log lines matching it (searched, not anchored)", "Python regular expression"),
     Annotation(f"{PER_CONTAINER_REGEX}<container>", "as log-regex, for one container, instead of log-regex",
                "Python regular expression"),
+    Annotation("settle", "its settle window's floor, instead of --settle (0: ready as soon as its rule says so)",
+               "duration >= 0, e.g. 30s", werf=False),
     Annotation("track-termination-mode", "NonBlocking: the run does not wait for the object; its failure still "
                "counts", "WaitUntilResourceReady | NonBlocking"),
 )
@@ -148,6 +150,13 @@ def _timeout(value: str) -> float:
     return seconds
 
 
+def _non_negative_duration(value: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as err:
+        raise ValueError("is not a duration >= 0 (e.g. 0, 30s, 2m)") from err
+
+
 def _containers(value: str) -> frozenset[str]:
     return frozenset(name.strip() for name in value.split(",") if name.strip())
 
@@ -174,6 +183,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "show-logs-only-for-containers": ("log_containers", _containers),
     "log-regex": ("log_regex", _regex),
     "track-termination-mode": ("blocking", _blocking),
+    "settle": ("settle", _non_negative_duration),
 }
 """suffix -> (TargetSettings field, parser) for every annotation but `track` and the per-container regexes."""
 _SUFFIXES = {a.suffix for a in ANNOTATIONS}

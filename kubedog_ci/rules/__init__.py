@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from kubedog_ci.rules import (
     crd,
+    custom,
     daemonset,
     deployment,
     generic,
@@ -51,8 +52,15 @@ BUILTIN_GROUPS = frozenset({"", "apps", "batch", "autoscaling", "policy", "exten
 
 
 def profile_for(group: str, kind: str) -> KindProfile:
-    """The kind's profile; kinds without one (custom resources) get the generic one."""
-    return PROFILES.get((group, kind), generic.PROFILE)
+    """The kind's profile; other built-in kinds get the generic one, custom resources the custom one."""
+    found = PROFILES.get((group, kind))
+    if found is not None:
+        return found
+    return generic.PROFILE if _built_in(group) else custom.PROFILE
+
+
+def _built_in(group: str) -> bool:
+    return group in BUILTIN_GROUPS or group.endswith(BUILTIN_GROUP_SUFFIX)
 
 
 def evaluate(obj: dict) -> Verdict:
@@ -68,6 +76,4 @@ def is_trackable(group: str, kind: str, obj: dict) -> bool:
     tracked = profile_for(group, kind).tracked
     if tracked is not None:
         return tracked(obj)
-    if (obj.get("status") or {}).get("conditions"):
-        return True
-    return group not in BUILTIN_GROUPS and not group.endswith(BUILTIN_GROUP_SUFFIX)
+    return bool((obj.get("status") or {}).get("conditions")) or not _built_in(group)

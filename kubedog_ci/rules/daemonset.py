@@ -82,7 +82,7 @@ def _progress(obj: dict) -> tuple[int | None, int | None]:
 
 
 PROFILE = KindProfile(evaluate, streams=(Stream.CONTROLLER_REVISIONS, Stream.PODS), current_pods=_pods,
-                      replicas=_desired, progress=_progress, own_events_are_signs=True, tracked=always,
+                      replicas=_desired, progress=_progress, own_events_are_signs=True, tracked=always, settles=True,
                       without={Stream.PODS: "ready from its own status; a failing Pod is not seen (a DaemonSet has no "
                                "progress deadline: the run ends at its timeout)",
                                Stream.CONTROLLER_REVISIONS: "its current Pods are found by their template generation "

@@ -108,5 +108,6 @@ _WITHOUT_PODS = ("ready from its own status; a failing Pod is found only when th
                  "deadline (ProgressDeadlineExceeded)")
 PROFILE = KindProfile(evaluate, streams=(Stream.REPLICASETS, Stream.PODS), current_pods=_pods, current_related=_current,
                       replicas=common.desired_replicas, progress=_progress, object_problems=_problems, tracked=always,
+                      settles=True,
                       without={Stream.PODS: _WITHOUT_PODS, Stream.REPLICASETS: _WITHOUT_PODS + "; quota and "
                                "admission refusals (ReplicaFailure) are not seen"})

@@ -9,6 +9,8 @@ from kubedog_ci.rules.problems import Problem, custom_problems
 from kubedog_ci.rules.profile import KindProfile, Related
 from kubedog_ci.rules.verdict import Verdict, progressing, ready
 
+NO_READY_CONDITION = "NoReadyCondition"
+
 
 def evaluate(obj: dict) -> Verdict:
     return common.precheck(obj) or _ready_condition(obj)
@@ -18,7 +20,7 @@ def _ready_condition(obj: dict) -> Verdict:
     subject = common.subject(obj)
     entry = next((c for c in common.status(obj).get("conditions") or [] if c.get("type") == "Ready"), None)
     if entry is None:
-        return ready("NoReadyCondition", f"{subject} exists and reports no Ready condition")
+        return ready(NO_READY_CONDITION, f"{subject} exists and reports no Ready condition")
     if not common.is_current(obj, entry):
         # §2 rule 6 makes a stale condition absent; absent must not mean "nothing to wait for" here, since the
         # controller does report Ready and has yet to report it for this generation (kapp keeps waiting too).
@@ -37,4 +39,4 @@ def _problems(obj: dict, related: Related) -> list[Problem]:
 
 
 PROFILE = KindProfile(evaluate, object_problems=_problems)
-"""Kinds without a profile of their own: custom resources above all."""
+"""Built-in kinds without a profile of their own (ConfigMap, CronJob, HorizontalPodAutoscaler, ...)."""

@@ -91,3 +91,26 @@ def consumed_secrets(obj: dict) -> set[str]:
         names |= {(source.get("secret") or {}).get("name")
                   for source in (volume.get("projected") or {}).get("sources") or []}
     return {name for name in names if isinstance(name, str) and name}
+
+
+def probe_window(probe: dict | None) -> int:
+    """How long the kubelet gives a probe before it acts (marks not ready, or kills the container):
+    initialDelaySeconds + periodSeconds x failureThreshold (the API defaults are 0, 10 and 3); 0 without one."""
+    if not probe:
+        return 0
+    return int(probe.get("initialDelaySeconds") or 0) + int(probe.get("periodSeconds") or 10) * int(
+        probe.get("failureThreshold") or 3)
+
+
+def kill_window(pod: dict) -> int:
+    """Seconds after a container's start in which its own probes can still have it killed: the startup probe's
+    window, then the liveness probe's, for its slowest container."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    return max((probe_window(c.get("startupProbe")) + probe_window(c.get("livenessProbe")) for c in containers),
+               default=0)
+
+
+def last_start(pod: dict) -> str | None:
+    """When the most recently started running container of the Pod started (RFC 3339, the cluster's clock)."""
+    starts = [((entry.get("state") or {}).get("running") or {}).get("startedAt") for entry in container_statuses(pod)]
+    return max((start for start in starts if start), default=None)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from kubedog_ci.reasons import looks_like_error
 from kubedog_ci.rules import common
 from kubedog_ci.rules.objects import container_statuses
-from kubedog_ci.rules.profile import KindProfile, Stream, always
+from kubedog_ci.rules.profile import KindProfile, Related, Stream, always
 from kubedog_ci.rules.verdict import State, Verdict, failed, progressing, ready
 
 
@@ -94,7 +94,7 @@ def _waiting_for(obj: dict) -> str:
     return f"phase {status.get('phase') or 'Pending'}, {ready_count} of {len(statuses)} containers are ready..."
 
 
-def evaluate_live(obj: dict) -> Verdict:
+def evaluate_live(obj: dict, related: Related) -> Verdict:
     """A running Pod's container errors are the live engine's to weigh, with grace periods and the failure budget;
     the rule fails them at once only because one snapshot has nothing better to go on. A Failed phase is final."""
     verdict = evaluate(obj)
@@ -115,4 +115,5 @@ def _progress(obj: dict) -> tuple[int | None, int | None]:
 
 
 PROFILE = KindProfile(evaluate, evaluate_live=evaluate_live, streams=(Stream.PODS,),
-                      current_pods=lambda obj, related: [obj], replicas=_replicas, progress=_progress, tracked=always)
+                      current_pods=lambda obj, related: [obj], replicas=_replicas, progress=_progress, tracked=always,
+                      settles=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from kubedog_ci.reasons import Classification, ReasonClass, classify
 from kubedog_ci.rules.common import is_current
-from kubedog_ci.rules.objects import container_statuses, meta, uid
+from kubedog_ci.rules.objects import container_statuses, meta, probe_window, uid
 
 ProblemKey = tuple[str, str, str]
 """(object uid, container name or "", instance): one container run, or one object-level condition."""
@@ -189,9 +189,27 @@ def readiness_grace(pod: dict, container: str) -> int | None:
     for spec in (pod.get("spec") or {}).get("containers") or []:
         probe = spec.get("readinessProbe") if spec.get("name") == container else None
         if probe:
-            return int(probe.get("initialDelaySeconds") or 0) + int(probe.get("periodSeconds") or 10) * int(
-                probe.get("failureThreshold") or 3)
+            return probe_window(probe)
     return None
+
+
+SETTLE_KILL = Classification(
+    ReasonClass.FAILURE, None,
+    "A container of a Pod just judged ready is being killed by its own probes: it would not have stayed ready.")
+_KILL_EVENT = re.compile(r"^(?:Liveness|Startup) probe|failed (?:liveness|startup) probe")
+
+
+def kill_event_problem(event: dict, subject: str) -> Problem | None:
+    """A failed liveness or startup probe, or the kill it causes, reported by an Event: shown only otherwise
+    (what follows counts), but during a target's settle window it is the sign that it will not stay ready."""
+    reason, message = event.get("reason") or "", event.get("message") or ""
+    if reason not in ("Unhealthy", "Killing") or not _KILL_EVENT.search(message):
+        return None
+    regarding = event.get("involvedObject") or {}
+    match = _CONTAINER_PATH.fullmatch(regarding.get("fieldPath") or "")
+    container = match.group(1) if match else None
+    return Problem((regarding.get("uid") or "", container or "", f"event:{reason}"), subject, reason, message,
+                   "event", SETTLE_KILL, source=EVENT, container=container, pod=regarding.get("name"))
 
 
 def event_problem(event: dict, subject: str, involved: dict | None, *, job_pod: bool = False) -> Problem | None:

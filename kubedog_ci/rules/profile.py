@@ -24,10 +24,13 @@ class Stream(StrEnum):
     PODS = "pods"
     REPLICASETS = "replicasets"
     CONTROLLER_REVISIONS = "controllerrevisions"
+    ENDPOINT_SLICES = "endpointslices"
     EVENTS = "events"
     LOGS = "pods/log"
 
 
+AWAITING_STATUS = "AwaitingStatus"
+"""The reason of a rule that waits for a controller's first status report (see KindProfile.status_grace)."""
 WITHOUT_EVENTS = ("failures are named from status only (no Warning events: quota and admission refusals, failed "
                   "mounts and probes are not seen)")
 WITHOUT_LOGS = "no container logs, and no last log lines in a diagnosis"
@@ -40,6 +43,10 @@ class Related(Protocol):
     def owned(self, stream: Stream, namespace: str, owner_uid: str) -> list[dict]:
         """The objects of `stream` in `namespace` whose controlling owner (or, for Pods, whose Job uid label) is
         `owner_uid`."""
+        ...
+
+    def in_namespace(self, stream: Stream, namespace: str) -> list[dict]:
+        """Every object of `stream` in `namespace`."""
         ...
 
 
@@ -61,9 +68,10 @@ class KindProfile:
 
     evaluate: Callable[[dict], Verdict]
     """The pure readiness rule on one snapshot (`status --offline` uses it as it is)."""
-    evaluate_live: Callable[[dict], Verdict] | None = None
+    evaluate_live: Callable[[dict, Related], Verdict] | None = None
     """The rule as the live engine applies it, when it differs (None: `evaluate`): a live view has the failure
-    budget and grace periods to weigh what one snapshot must decide at once."""
+    budget and grace periods to weigh what one snapshot must decide at once, and the related objects (a
+    Service's endpoints)."""
     streams: tuple[Stream, ...] = ()
     """The related types it is judged from, each watched in the target's namespace."""
     current_pods: Callable[[dict, Related], list[dict]] = _nothing
@@ -88,6 +96,12 @@ class KindProfile:
     tracked: Callable[[dict], bool] | None = None
     """Whether an applied object of this kind has a state to reach; None: the generic rule (it reports conditions,
     or it is a custom resource)."""
+    settles: bool = False
+    """Its readiness is Pods staying up: once its rule says ready, the verdict waits until each current Pod has
+    outlived the window in which its own probes can still have it killed (at least Options.settle)."""
+    status_grace: float | None = None
+    """Seconds the live engine waits for a controller's first status report (AWAITING_STATUS verdicts) before it
+    judges the object ready with a warning; None: the rule's word is final."""
     without: Mapping[Stream, str] = field(default_factory=dict)
     """What it is still judged by without each of its streams (forbidden to a CI account): every verdict still
     comes, some later or with less evidence. Events and logs have common answers (`lost_without`)."""
@@ -99,8 +113,13 @@ class KindProfile:
             return f"{kind}: {self.without[stream]}"
         return {Stream.EVENTS: WITHOUT_EVENTS, Stream.LOGS: WITHOUT_LOGS}.get(stream, f"{kind}: {WITHOUT_PODS}")
 
-    def live(self, obj: dict) -> Verdict:
-        return (self.evaluate_live or self.evaluate)(obj)
+    @property
+    def has_pods(self) -> bool:
+        """Whether it runs Pods of its own, whose logs are followed."""
+        return self.current_pods is not _nothing
+
+    def live(self, obj: dict, related: Related) -> Verdict:
+        return self.evaluate_live(obj, related) if self.evaluate_live else self.evaluate(obj)
 
     def pod_problems(self, pod: dict) -> list[Problem]:
         return pod_problems(pod, job_pod=self.controller_counts_pod_failures)

@@ -47,6 +47,6 @@ def _progress(obj: dict) -> tuple[int | None, int | None]:
 
 
 PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), current_pods=_pods, replicas=common.desired_replicas,
-                      progress=_progress, object_problems=_problems, tracked=always,
+                      progress=_progress, object_problems=_problems, tracked=always, settles=True,
                       without={Stream.PODS: "ready from its own status; a failing Pod is not seen: the run ends at "
                                "its timeout"})

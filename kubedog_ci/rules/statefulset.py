@@ -76,6 +76,6 @@ def _progress(obj: dict) -> tuple[int | None, int | None]:
 
 
 PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), current_pods=_pods, replicas=common.desired_replicas,
-                      progress=_progress, own_events_are_signs=True, tracked=always,
+                      progress=_progress, own_events_are_signs=True, tracked=always, settles=True,
                       without={Stream.PODS: "ready from its own status; a failing Pod is not seen (a StatefulSet has "
                                "no progress deadline: the run ends at its timeout)"})

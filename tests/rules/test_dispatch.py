@@ -26,8 +26,8 @@ def test_known_kinds_have_their_rule(api_version: str, kind: str, rule: object) 
 
 def test_a_kind_is_matched_with_its_group() -> None:
     # A custom resource that happens to be called Deployment is not an apps Deployment: with no status it would
-    # be "not observed" by the Deployment rule, but is ready by the generic one.
-    assert evaluate(resource("example.com/v1", "Deployment", "x")).reason == "NoReadyCondition"
+    # be "not observed" by the Deployment rule, but waits for its controller by the custom resources' one.
+    assert evaluate(resource("example.com/v1", "Deployment", "x")).reason == "AwaitingStatus"
     assert evaluate(resource("apps/v1", "Deployment", "x")).reason == "NotObserved"
     assert evaluate(resource("v1", "ConfigMap", "x")) == generic.evaluate(resource("v1", "ConfigMap", "x"))
 
