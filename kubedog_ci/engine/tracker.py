@@ -35,6 +35,7 @@ from kubedog_ci.engine.outcome import Options, Outcome
 from kubedog_ci.engine.ownership import Ownership
 from kubedog_ci.engine.producers import Producers
 from kubedog_ci.engine.settings import DEFAULT, FailMode, TargetSettings
+from kubedog_ci.engine.settle import ContainerStarts, settled_at
 from kubedog_ci.engine.sink import EventNotice, Sink
 from kubedog_ci.engine.state import (
     EVENTS,
@@ -62,7 +63,7 @@ from kubedog_ci.kube.messages import (
 )
 from kubedog_ci.reasons import ReasonClass
 from kubedog_ci.rules import State, Stream, Verdict, problems
-from kubedog_ci.rules.objects import consumed_secrets, is_pod_ready, kill_window, last_start, meta, uid
+from kubedog_ci.rules.objects import consumed_secrets, is_pod_ready, meta, uid
 from kubedog_ci.rules.problems import Problem
 from kubedog_ci.rules.profile import AWAITING_STATUS
 
@@ -133,6 +134,7 @@ class Tracker:
         since = None if options.logs_since is None else _rfc3339(self.started_wall - options.logs_since)
         self.logs = LogStreams(producers, sink, clock, max_streams=options.max_log_streams, since=since)
         self.diagnoses = diagnosis.PendingDiagnoses(producers, sink, clock)
+        self.starts = ContainerStarts()
         self.secrets_seen: set[tuple[str, str]] = set()
         """(namespace, name) of the Secrets read (or tried) for redaction."""
         self.cluster_error: str | None = None
@@ -445,6 +447,7 @@ class Tracker:
     def _weigh_pod(self, state: TargetState, pod: dict, now: float) -> bool:
         """Weigh one current Pod's status problems and follow its logs; True when it failed the target."""
         pod_uid = uid(pod)
+        self.starts.see(pod, self.started_wall + now - self.started)
         found = state.profile.pod_problems(pod)
         state.budget.showing(pod_uid, problems.STATUS, {(problem.key, problem.reason) for problem in found})
         if is_pod_ready(pod):
@@ -491,30 +494,20 @@ class Tracker:
             return Verdict(State.READY, "NoStatus", f"{state.subject} exists", (
                 f"no controller reported the status of {state.subject} within {grace:g}s (no Ready condition, no "
                 "status.observedGeneration): judged ready without one",))
-        until = self._settled_at(state) if verdict.state is State.READY and state.profile.settles else None
-        now = self.clock() if until is not None else 0.0
-        left = until - (self.started_wall + now - self.started) if until is not None else 0.0
+        if verdict.state is not State.READY or not state.profile.settles:
+            return verdict  # a flap back to progressing within the window leaves it settling: any new sign fails it
+        floor = self.options.settle if state.settings.settle is None else state.settings.settle
+        now = self.clock() if state.pods else 0.0
+        cluster_now = self.started_wall + now - self.started
+        until = settled_at(list(state.pods.values()), self.starts, cluster_now, floor, self.options.settle_max,
+                           self.options.grace_scale)
+        left = until - cluster_now if until is not None else 0.0
         state.settling = left > 0
         if not state.settling:
             return verdict
         state.recheck_at = now + left
         return Verdict(State.PROGRESSING, "Settling", f"{verdict.message}; waiting {left:.1f}s for its Pods to "
                        "outlive the window in which their own probes can still have them killed")
-
-    def _settled_at(self, state: TargetState) -> float | None:
-        """When (cluster time) every current Pod has run through its settle window: the kill window of its probes,
-        at least the settle floor, at most Options.settle_max, from its last container's start; None when there
-        is nothing to wait for (--settle 0, or no running Pod)."""
-        floor = self.options.settle if state.settings.settle is None else state.settings.settle
-        if floor <= 0:
-            return None
-        ends = []
-        for pod in state.pods.values():
-            started = parse_timestamp_ns(last_start(pod) or "")
-            if started is not None:
-                window = min(max(kill_window(pod), floor), self.options.settle_max) * self.options.grace_scale
-                ends.append(started / 1e9 + window)
-        return max(ends, default=None)
 
     def _root_cause(self, state: TargetState) -> Problem | None:
         """The Pod problem behind a failure the resource's own status declared (a Job's exits included)."""

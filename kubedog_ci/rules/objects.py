@@ -109,8 +109,3 @@ def kill_window(pod: dict) -> int:
     return max((probe_window(c.get("startupProbe")) + probe_window(c.get("livenessProbe")) for c in containers),
                default=0)
 
-
-def last_start(pod: dict) -> str | None:
-    """When the most recently started running container of the Pod started (RFC 3339, the cluster's clock)."""
-    starts = [((entry.get("state") or {}).get("running") or {}).get("startedAt") for entry in container_statuses(pod)]
-    return max((start for start in starts if start), default=None)

@@ -157,6 +157,7 @@ class Harness:
         self.clock = Clock()
         self.producers = FakeProducers(tail)
         self.sink = Recorder()
+        options = {"settle": 0.0, **options}  # settle windows have tests of their own (test_settle)
         self.tracker = Tracker(list(targets), Options(**options), self.sink, self.producers,  # type: ignore[arg-type]
                                settings=settings, clock=self.clock, wall=lambda: WALL)
 
