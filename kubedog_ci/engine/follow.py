@@ -1,8 +1,9 @@
 """`kubedog follow`: the tracking loop that never ends on verdicts.
 
 A target with a verdict re-opens when its object starts a new revision, with a fresh failure budget, so its new
-Pods are judged and followed; a deleted one is reported and waited for; the logs of current Pods that start after
-the verdict are still followed. Only a stop request or a cluster error ends the run (Options.follow).
+Pods are judged and followed, and when one of its current Pods shows a new failure sign after the verdict (a
+restart, an OOM kill); a deleted one is reported and waited for; the logs of current Pods that start after the
+verdict are still followed. Only a stop request or a cluster error ends the run (Options.follow).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from kubedog_ci.engine.budget import Budget
 from kubedog_ci.engine.state import TargetState
 from kubedog_ci.engine.tracker import Tracker
+from kubedog_ci.reasons import ReasonClass
 from kubedog_ci.rules import State, Verdict
 from kubedog_ci.rules.objects import meta, uid
 
@@ -51,6 +53,13 @@ class Follower(Tracker):
         if self.options.logs:
             for pod in pods.values():
                 self._follow(pod)
+        fresh = [problem for pod in pods.values() for problem in state.profile.pod_problems(pod)
+                 if problem.classification.cls is not ReasonClass.INFO and not state.budget.known(problem)]
+        if fresh:  # a restart, an OOM kill, a failed start after the verdict: judged again, like a new revision
+            self._reopen(state)
+            self._report(state, Verdict(State.PROGRESSING, fresh[0].reason,
+                                        f"{fresh[0].describe()} (after it was {state.state})"))
+            self._refresh(state)
 
 
 def _new_revision(old: dict, new: dict) -> bool:

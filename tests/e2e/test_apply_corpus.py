@@ -66,7 +66,7 @@ def test_cassandra_storage_class_is_applied_before_the_statefulset_and_claims_bi
         assert len([line for line in lines if line.endswith(" created")]) == len(documents(CORPUS / "cassandra"))
         assert lines.index("storageclass.storage.k8s.io/fast created") < lines.index(
             "statefulset.apps/cassandra created")
-        assert verdicts == {"sts/cassandra": "ready"}
+        assert verdicts == {"sts/cassandra": "ready", "svc/cassandra": "ready"}  # a Service, by its endpoints
         claims = kube.core.list_namespaced_persistent_volume_claim("corpus-cassandra").items
         assert sorted(c.metadata.name for c in claims) == [f"cassandra-data-cassandra-{n}" for n in range(3)]
         assert {c.status.phase for c in claims} == {"Bound"}

@@ -185,7 +185,8 @@ def test_http_errors_apply_every_object_once(faulty: Callable[..., SimCluster], 
     assert run.out.splitlines()[:7] == [
         "configmap/config0 created", "configmap/config1 created", "configmap/config2 created", "service/web created",
         "deployment.apps/web0 created", "deployment.apps/web1 created", "job.batch/migrate created"], run
-    assert run.verdicts() == {"deploy/web0": "ready", "deploy/web1": "ready", "job/migrate": "ready"}, run
+    assert run.verdicts() == {"svc/web": "ready", "deploy/web0": "ready", "deploy/web1": "ready",
+                              "job/migrate": "ready"}, run
     assert run.logs("main") == ["migrated"], run
     assert injected(cluster)["http-error"] >= 3, injected(cluster)
 

@@ -6,6 +6,7 @@ default 5s settle window takes 0.1s here.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,8 @@ import yaml
 
 from kubedog_ci.sim.cluster import SimCluster
 from tests import support
-from tests.e2e.test_rollout_track import deployment, pod_spec, statefulset, track, widgets
+from tests.e2e.test_follow import Reader
+from tests.e2e.test_rollout_track import SCALE, deployment, pod_spec, statefulset, track, widgets
 from tests.support import CliRun as Run
 from tests.support import Kube, namespace_name, running_cluster
 
@@ -175,3 +177,25 @@ def test_services_without_a_selector_are_ready_at_once(shared_cluster: SimCluste
     run = track(shared_cluster, ns, "svc/x")
     assert run.code == 0, run
     assert run.verdicts() == {"svc/x": "ready"}, run
+
+
+def test_follow_reopens_a_verdict_when_a_ready_pod_is_oom_killed(shared_cluster: SimCluster, kc: Kube,
+                                                                  ns: str) -> None:
+    """An OOM kill 60s after each start (1.2s here), long after the settle window: follow reports it."""
+    kc.apps.create_namespaced_deployment(ns, deployment("web", annotations={
+        "sim.kubedog-ci.io/oom-after-seconds": "60"}))
+    process = subprocess.Popen([*support.KUBEDOG, "follow", "deploy/web", "-n", ns, "--kubeconfig",
+                                shared_cluster.kubeconfig, *SCALE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    reader = Reader(process)
+    try:
+        ready = reader.wait_for(lambda line: line.startswith("deploy/web ready:"), "the ready status")
+        reader.wait_for(lambda line: line.startswith("deploy/web progressing:") and "OOMKilled" in line
+                        and "(after it was ready)" in line, "the OOM kill re-opening the verdict", ready)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, "\n".join(reader.snapshot())
