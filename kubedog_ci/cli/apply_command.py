@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from kubedog_ci.apply import ApplyResult
     from kubedog_ci.engine.settings import TargetSettings
     from kubedog_ci.engine.sink import Applied, Sink
-    from kubedog_ci.engine.target import Target
     from kubedog_ci.kube.connect import Cluster
     from kubedog_ci.manifests.reader import Manifest
     from kubedog_ci.manifests.validate import Planned
@@ -63,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from kubedog_ci.apply import Applier
     from kubedog_ci.engine.target import labels
     from kubedog_ci.kube.discovery import discover
+    from kubedog_ci.library import tracked_targets
     from kubedog_ci.manifests.order import apply_order
     from kubedog_ci.manifests.reader import ManifestError
     from kubedog_ci.manifests.validate import validate
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if dry_run:
         sink.notice(f"server dry run: the API server accepted all {len(applied)} objects; nothing was changed")
         return exit_codes.OK
-    tracked = _targets(applied, settings)
+    tracked = tracked_targets([(entry.planned, entry.obj) for entry in applied], settings)
     if not tracked:
         sink.notice("nothing to track: every applied object is ready once applied")
         return exit_codes.OK
@@ -110,28 +110,24 @@ def _check_permissions(cluster: Cluster, planned: list[Planned], settings: dict[
                        secrets: bool) -> int:
     """`--check-permissions`: applying every object, then tracking those that would be tracked."""
     from kubedog_ci.cli.permissions import apply_needs, check, tracking_needs
-    from kubedog_ci.engine.target import Target
-    from kubedog_ci.rules import is_trackable
+    from kubedog_ci.library import tracked_targets
 
-    targets = [Target(entry.resource, entry.namespace, entry.name) for entry in planned
-               if settings[id(entry.manifest)] is not None
-               and is_trackable(entry.resource.group, entry.kind, entry.obj)]
+    targets = [target for target, _, _ in tracked_targets([(entry, entry.obj) for entry in planned], settings)]
     return check(cluster, apply_needs(planned), tracking_needs(targets, secrets=secrets))
 
 
 def _read(args: argparse.Namespace) -> tuple[list[Manifest], dict[int, TargetSettings | None]]:
     """Every manifest, and each one's tracking settings from its annotations (None: not tracked), keyed by the
     manifest's id; all checked before the cluster is contacted."""
-    from kubedog_ci.manifests.annotations import settings_for, tracked
+    from kubedog_ci.library import tracking_settings
     from kubedog_ci.manifests.inputs import read_inputs
     from kubedog_ci.manifests.reader import ManifestError
 
     try:
         manifests = read_inputs(args.filename, recursive=args.recursive, kustomizations=args.kustomize)
-        settings = {id(m): settings_for(m) if tracked(m) else None for m in manifests}
     except ManifestError as err:
         raise InputError(str(err)) from err
-    return manifests, settings
+    return manifests, tracking_settings(manifests)
 
 
 def _namespace_checker(cluster: Cluster, sink: Sink) -> Callable[[str], bool]:
@@ -163,16 +159,3 @@ def _record(applied: ApplyResult) -> Applied:
     return Applied(planned.kind, planned.namespace, planned.name, applied.action, applied.line(),
                          str(planned.source))
 
-
-def _targets(applied: list[ApplyResult], settings: dict[int, TargetSettings | None]) \
-        -> list[tuple[Target, TargetSettings, str]]:
-    """The applied objects that have a state to reach and are not opted out by annotation, in apply order."""
-    from kubedog_ci.engine.target import Target
-    from kubedog_ci.rules import is_trackable
-
-    targets = []
-    for entry in applied:
-        planned, chosen = entry.planned, settings[id(entry.planned.manifest)]
-        if chosen is not None and is_trackable(planned.resource.group, planned.kind, entry.obj):
-            targets.append((Target(planned.resource, planned.namespace, planned.name), chosen, str(planned.source)))
-    return targets

@@ -4,7 +4,6 @@ from those flags, the objects named on the command line, and the tracking run it
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import signal
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -156,21 +155,16 @@ def track_targets(args: argparse.Namespace, cluster: Cluster, targets: list[Targ
     """Run the engine on the targets and return its outcome; SIGINT and SIGTERM stop it with a summary. The sink
     is built from the flags unless given; `sources` (a target's manifest FILE:LINE) point CI annotations and
     JUnit at the manifests."""
-    from kubedog_ci.engine.follow import Follower
     from kubedog_ci.engine.target import labels
-    from kubedog_ci.engine.tracker import Interrupt, Tracker
-    from kubedog_ci.kube.producers import ClusterProducers
+    from kubedog_ci.engine.tracker import Interrupt
+    from kubedog_ci.library import run_tracking
 
     if sink is None:
         names = labels(targets)
         sink = build_sink(args, {names[key]: source for key, source in (sources or {}).items() if key in names})
-    if options.origin is None:  # Events and logs from now on, by the cluster's clock (Cluster.now)
-        options = dataclasses.replace(options, origin=cluster.now())
     interrupt = Interrupt()
     with _signals(interrupt):
-        producers = ClusterProducers(cluster.api, api_timeout=options.api_timeout)
-        engine = Follower if options.follow else Tracker
-        return engine(targets, options, sink, producers, settings=settings).run(interrupt)
+        return run_tracking(cluster, targets, options, sink, settings=settings, interrupt=interrupt, join=False)
 
 
 def resolve_targets(args: argparse.Namespace) -> tuple[Cluster, list[Target], dict[TargetKey, str]]:

@@ -98,7 +98,8 @@ def diagnose(label: str, namespace: str, reason: str, message: str, cause: Probl
         target=label, headline=headline(label, reason, message, cause, by_rule), reason=reason,
         message=redact_tokens(message), details=tuple(_details(namespace, reason, message, cause, by_rule, budget)),
         log_title=log_title, log_tail=tuple(log_tail or ())[-LOG_TAIL_LINES:],
-        warnings=tuple(redact_tokens(f"{w.subject} {w.reason}{w.repeated}: {w.message}") for w in warnings))
+        warnings=tuple(redact_tokens(f"{w.subject} {w.reason}{w.repeated}: {w.message}") for w in warnings),
+        pod=cause.pod if cause else None, container=cause.container if cause else None)
 
 
 @dataclass

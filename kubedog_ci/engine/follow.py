@@ -31,6 +31,7 @@ class Follower(Tracker):
             self._report(state, Verdict(State.PROGRESSING, "Deleted",
                                         f"{state.subject} was deleted: waiting for it to be created again"))
             return
+        self._first_sight(state, obj)
         previous_obj, state.obj = state.obj, obj
         if state.final and (previous_obj is None or _new_revision(previous_obj, obj)):
             self._reopen(state)

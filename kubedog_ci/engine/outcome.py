@@ -60,6 +60,9 @@ class Diagnosis:
     log_tail: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     """Recent Warning events, oldest first, one line each."""
+    pod: str | None = None
+    container: str | None = None
+    """The Pod and container of the root cause, when a container is it."""
 
     def lines(self) -> list[str]:
         out = [self.headline]

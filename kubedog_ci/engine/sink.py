@@ -43,6 +43,18 @@ class EventNotice:
 
 
 @dataclass(frozen=True)
+class Seen:
+    """A tracked object, or one of the objects of its current revision (ReplicaSet, Pod), seen for the first time:
+    `kind` is the object's kind; `ready` whether the tracked object was ready at that moment (False for the
+    others)."""
+
+    target: str
+    kind: str
+    name: str
+    ready: bool = False
+
+
+@dataclass(frozen=True)
 class LogRecord:
     """One line of a followed container's log."""
 
@@ -96,6 +108,8 @@ class Sink(Protocol):
     def detail(self, message: str) -> None: ...
 
     def progress(self, rows: list[Progress]) -> None: ...
+
+    def seen(self, record: Seen) -> None: ...
 
     def status(self, change: StatusChange) -> None: ...
 

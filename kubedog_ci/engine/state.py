@@ -120,6 +120,8 @@ class TargetState:
     diagnosed: tuple[str, str] | None = None
     """The (reason, message) of the last failure diagnosed, so a hoping target that keeps failing the same way
     is not diagnosed again and again."""
+    told: set[str] = field(default_factory=set)
+    """The uids of the objects of its current revisions the sink was told of (Sink.seen)."""
     settling: bool = False
     """Its rule says ready, and it waits for its Pods to outlive their settle window: any new failure sign fails
     it at once."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -34,23 +35,29 @@ class ClusterProducers:
         self._api_timeout = api_timeout
         self._stop = threading.Event()
         self._follower_stops: list[threading.Event] = []
+        self._threads: list[threading.Thread] = []
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="log-tail")
 
     def watch(self, resource: Resource, namespace: str | None) -> None:
         from kubedog_ci.kube.informer import Informer
 
         remember = _event_metadata if (resource.group, resource.plural) == ("", "events") else None
-        Informer(self._api, resource, namespace, self.queue, stop=self._stop, api_timeout=self._api_timeout,
-                 remember=remember).start()
+        self._start(Informer(self._api, resource, namespace, self.queue, stop=self._stop,
+                             api_timeout=self._api_timeout, remember=remember))
 
     def follow(self, namespace: str, pod: str, container: str, since: str | None) -> threading.Event:
         from kubedog_ci.kube.logs import LogFollower
 
         stop = threading.Event()
         self._follower_stops.append(stop)
-        LogFollower(self._api, namespace, pod, container, self.queue, since=since, stop=stop,
-                    api_timeout=self._api_timeout).start()
+        self._start(LogFollower(self._api, namespace, pod, container, self.queue, since=since, stop=stop,
+                                api_timeout=self._api_timeout))
         return stop
+
+    def _start(self, thread: threading.Thread) -> None:
+        self._threads = [known for known in self._threads if known.is_alive()]
+        self._threads.append(thread)
+        thread.start()
 
     def log_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int) -> Future[list[str]]:
         return self._pool.submit(self._read_tail, namespace, pod, container, previous, lines)
@@ -79,3 +86,11 @@ class ClusterProducers:
             stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def wait_closed(self, timeout: float = 5.0) -> None:
+        """After close: wait until every thread started has ended (a library caller's process goes on, and must
+        not find our threads behind); a stream is shut within a tenth of a second of its stop."""
+        self.close()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kubedog_ci.engine.outcome import Diagnosis, Outcome
-from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, Sink, StatusChange
+from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, Seen, Sink, StatusChange
 
 
 class Fanout:
@@ -22,6 +22,10 @@ class Fanout:
     def applied(self, record: Applied) -> None:
         for sink in self.sinks:
             sink.applied(record)
+
+    def seen(self, record: Seen) -> None:
+        for sink in self.sinks:
+            sink.seen(record)
 
     def status(self, change: StatusChange) -> None:
         for sink in self.sinks:

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from kubedog_ci.engine.outcome import Diagnosis, Outcome
-from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
+from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, Seen, StatusChange
 
 SCHEMA = 1
 
@@ -52,6 +52,9 @@ class JsonLinesSink:
         stamp = datetime.fromtimestamp(self.wall(), UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         self.stream.write(json.dumps({"schema": SCHEMA, "type": record_type, "time": stamp, **fields}) + "\n")
         self.stream.flush()
+
+    def seen(self, record: Seen) -> None:
+        """The first sight of an object is not in the JSON schema (version 1)."""
 
     def applied(self, record: Applied) -> None:
         self._emit("applied", kind=record.kind, namespace=record.namespace, name=record.name, action=record.action,

@@ -30,7 +30,7 @@ from itertools import count
 from pathlib import Path
 
 from kubedog_ci.engine.outcome import Diagnosis, Outcome, TargetResult
-from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
+from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, Seen, StatusChange
 from kubedog_ci.rules import State
 
 EVENT_LINES = 50
@@ -68,6 +68,9 @@ class JUnitSink:
         """One sequence for logs and events, so system-out interleaves them as they happened."""
         self._logs: defaultdict[str, deque[tuple[int, str]]] = defaultdict(lambda: deque(maxlen=log_lines))
         self._events: defaultdict[str, deque[tuple[int, str]]] = defaultdict(lambda: deque(maxlen=EVENT_LINES))
+
+    def seen(self, record: Seen) -> None:
+        """The report is about verdicts, not the objects seen on the way."""
 
     def applied(self, record: Applied) -> None:
         """Apply lines are not test cases: only tracked resources are."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from kubedog_ci.engine.outcome import Diagnosis, Outcome, TargetResult
-from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, Sink, StatusChange
+from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, Seen, Sink, StatusChange
 from kubedog_ci.secrets import SECRETS, Redactor
 
 
@@ -16,6 +16,9 @@ class RedactingSink:
     def __init__(self, sink: Sink, redactor: Redactor = SECRETS) -> None:
         self.sink = sink
         self.redactor = redactor
+
+    def seen(self, record: Seen) -> None:
+        self.sink.seen(record)  # kinds and names: nothing secret
 
     def applied(self, record: Applied) -> None:
         self.sink.applied(dataclasses.replace(record, line=self.redactor.redact(record.line)))

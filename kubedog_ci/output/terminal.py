@@ -38,7 +38,7 @@ import colorama
 from colorama import Fore, Style
 
 from kubedog_ci.engine.outcome import Diagnosis, Outcome
-from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
+from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, Seen, StatusChange
 from kubedog_ci.output.text import one_line, raw_line
 from kubedog_ci.rules import State
 
@@ -172,6 +172,9 @@ class TerminalSink:
         return "".join(line + "\n" for line in lines)
 
     # --- records --------------------------------------------------------------------------------------------
+
+    def seen(self, record: Seen) -> None:
+        """The status lines say what matters; a Pod's name shows with its log lines."""
 
     def applied(self, record: Applied) -> None:
         if not self.quiet:

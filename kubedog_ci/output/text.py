@@ -11,7 +11,7 @@ import re
 from collections import deque
 
 from kubedog_ci.engine.outcome import Diagnosis, Outcome, TargetResult
-from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
+from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, Seen, StatusChange
 from kubedog_ci.rules import State
 
 LOG_LINES = 50
@@ -72,6 +72,9 @@ class Evidence:
         self.diagnoses: dict[str, Diagnosis] = {}
         self.logs: dict[str, deque[str]] = {}
         self.warnings: dict[str, dict[tuple[str, str], str]] = {}
+
+    def seen(self, record: Seen) -> None:
+        """The evidence is about verdicts, not the objects seen on the way."""
 
     def applied(self, record: Applied) -> None:
         pass

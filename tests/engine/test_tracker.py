@@ -11,7 +11,7 @@ import pytest
 
 from kubedog_ci.engine.outcome import Diagnosis, Options, Outcome
 from kubedog_ci.engine.settings import TargetSettings
-from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
+from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, Seen, StatusChange
 from kubedog_ci.engine.state import EVENTS, RELATED_TYPES
 from kubedog_ci.engine.target import Target, TargetKey
 from kubedog_ci.engine.tracker import Interrupt, Tracker
@@ -84,6 +84,7 @@ class Recorder:
         self.notices: list[str] = []
         self.details: list[str] = []
         self.outcomes: list[Outcome] = []
+        self.seen_records: list[Seen] = []
 
     def status(self, change: StatusChange) -> None:
         self.statuses.append(change)
@@ -105,6 +106,9 @@ class Recorder:
 
     def applied(self, record: Applied) -> None:
         pass  # apply-and-track's, before the engine starts
+
+    def seen(self, record: Seen) -> None:
+        self.seen_records.append(record)
 
     def detail(self, message: str) -> None:
         self.details.append(message)
@@ -582,3 +586,12 @@ def test_no_secret_is_read_when_redaction_is_off() -> None:
     harness.put(DEPLOYMENTS, {**deployment(), "spec": {"replicas": 1, **template}})
     harness.sync(DEPLOYMENTS, PODS, EVENTS, REPLICASETS)
     assert harness.producers.secrets == []
+
+
+def test_the_sink_is_told_of_the_target_its_replicaset_and_pods_once_each() -> None:
+    harness = synced_web()
+    harness.put(PODS, web_pod("web-bbb-1", "rs-2", waiting()))
+    harness.put(PODS, web_pod("web-bbb-1", "rs-2", running(), ready=True), "MODIFIED")
+    harness.put(DEPLOYMENTS, deployment(ready=True), "MODIFIED")
+    seen = [(record.kind, record.name, record.ready) for record in harness.sink.seen_records]
+    assert seen == [("Deployment", "web", False), ("ReplicaSet", "web-bbb", False), ("Pod", "web-bbb-1", False)]
