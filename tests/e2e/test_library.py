@@ -209,3 +209,21 @@ def test_the_package_import_is_light_and_documented() -> None:
     assert sorted(kubedog_ci.__all__) == sorted(["ApplyError", "ClusterError", "Diagnosis", "Event", "Feed",
                                                  "InputError", "KubedogError", "Outcome", "Record", "Result",
                                                  "StopTracking", "apply_and_track", "track", "watch"])
+
+
+def test_readmes_example_runs(cluster: SimCluster) -> None:
+    """README's "Use it as a library" example, run as written against the simulator, so it cannot rot."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = re.search(r"<!-- library-example -->\n```python\n(.*?)```", readme, re.S)
+    assert code is not None
+    done = subprocess.run([sys.executable, "-c", code.group(1)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "KUBECONFIG": cluster.kubeconfig})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "job/hello " in done.stdout and "| hello from the job" in done.stdout, done.stdout
+    assert "job/hello ready Complete" in done.stdout, done.stdout
