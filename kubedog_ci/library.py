@@ -193,7 +193,7 @@ class _FeedSink:
                                                          notice.count, self.namespaces.get(notice.target, "")))
 
     def log(self, record: LogRecord) -> None:
-        self._lines.setdefault((record.target, record.pod, record.container), []).append(record.text)
+        self._lines.setdefault((record.target, record.pod, record.container), []).extend(record.lines)
 
     def flush(self) -> None:
         chunks, self._lines = self._lines, {}

@@ -126,14 +126,22 @@ class LogStreams:
         up once for the whole batch."""
         container, log = batch.container, self.sink.log
         showing = [(label, settings) for label, settings in owners if settings.shows_logs_of(container)]
-        if showing and showing[0][1].log_filter(container) is None:  # the first owner shows every line
-            for text in batch.texts:
-                log(LogRecord(showing[0][0], batch.pod, container, text))
+        if showing and showing[0][1].log_filter(container) is None:  # the first owner shows every line, at once
+            log(LogRecord(showing[0][0], batch.pod, container, "\n".join(batch.texts)))
             return
+        run: list[str] = []
+        """Consecutive lines shown under the same owner: one record."""
+        label = None
         for text in batch.texts:
             shown = next((label for label, settings in showing if settings.shows_line(container, text)), None)
+            if shown != label and run:
+                log(LogRecord(label or "", batch.pod, container, "\n".join(run)))
+                run = []
+            label = shown
             if shown is not None:
-                log(LogRecord(shown, batch.pod, container, text))
+                run.append(text)
+        if run:
+            log(LogRecord(label or "", batch.pod, container, "\n".join(run)))
 
     def drain(self, messages: queue.Queue, handle: Callable[[Message], None], view: View,
               finished: Callable[[], set[str]]) -> None:

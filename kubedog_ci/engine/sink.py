@@ -56,7 +56,8 @@ class Seen:
 
 @dataclass(frozen=True)
 class LogRecord:
-    """One line of a followed container's log."""
+    """Lines of a followed container's log, as one read brought them: `text` holds one line, or several joined by
+    "\n" (no line holds one), so a chatty container costs each output per read, not per line."""
 
     target: str
     pod: str
@@ -64,9 +65,14 @@ class LogRecord:
     text: str
 
     @property
-    def prefixed(self) -> str:
-        """`po/web-7c9f-x2k[app] | text`: the line with where it came from, for the outputs that keep lines."""
-        return f"po/{self.pod}[{self.container}] | {self.text}"
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
+
+    @property
+    def prefixed(self) -> list[str]:
+        """`po/web-7c9f-x2k[app] | text` for each line: where it came from, for the outputs that keep lines."""
+        head = f"po/{self.pod}[{self.container}] | "
+        return [head + line for line in self.text.split("\n")]
 
 
 @dataclass(frozen=True)

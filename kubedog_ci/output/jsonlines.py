@@ -69,7 +69,8 @@ class JsonLinesSink:
                    reason=notice.reason, message=notice.message, count=notice.count)
 
     def log(self, record: LogRecord) -> None:
-        self._emit("log", target=record.target, pod=record.pod, container=record.container, text=record.text)
+        for text in record.lines:  # one JSON object per line (schema 1)
+            self._emit("log", target=record.target, pod=record.pod, container=record.container, text=text)
 
     def failed(self, diagnosis: Diagnosis) -> None:
         self._emit("failure", target=diagnosis.target, headline=diagnosis.headline, reason=diagnosis.reason,

@@ -100,7 +100,7 @@ class JUnitSink:
         """The report is written once, at the summary."""
 
     def log(self, record: LogRecord) -> None:
-        self._logs[record.target].append((next(self._order), record.prefixed))
+        self._logs[record.target].extend((next(self._order), line) for line in record.prefixed)
 
     def summary(self, outcome: Outcome) -> None:
         try:

@@ -115,6 +115,8 @@ class TerminalSink:
         """When progress last redrew the block."""
         self._next_table: float | None = None
         self._held: list[str] = []
+        self._held_lines = 0
+        """Log lines held back in `_held`."""
         """Log lines not written yet: each other record, `flush` and the summary write them first."""
         self._prefixes: dict[tuple[str, str, str], str] = {}
         """(target, pod, container) -> the colored prefix of its log lines, made once per container."""
@@ -133,6 +135,7 @@ class TerminalSink:
         redrawn after them."""
         text = "".join(self._held) + "".join(line + "\n" for line in lines)
         self._held.clear()
+        self._held_lines = 0
         if self._rows:
             text = self._erase() + text + self._block()
         self.stream.write(text)
@@ -230,10 +233,11 @@ class TerminalSink:
             prefix = self._prefixes[key] = self._resource(record.target, f"{record.target} po/{record.pod}"
                                                           f"[{record.container}]") + " | "
         text = record.text
-        if not text.isprintable():  # a printable line has nothing to clean and no line break
-            text = (raw_line if self.raw_logs else one_line)(text)
-        self._held.append(f"{prefix}{text}\n")
-        if self.live or len(self._held) >= HOLD_LINES:  # on a terminal each line shows at once, above the block
+        if not text.replace("\n", "").isprintable():  # printable lines have nothing to clean and no line break
+            text = "\n".join(map(raw_line if self.raw_logs else one_line, text.split("\n")))
+        self._held.append(prefix + text.replace("\n", "\n" + prefix) + "\n")
+        self._held_lines += text.count("\n") + 1
+        if self.live or self._held_lines >= HOLD_LINES:  # on a terminal each line shows at once, above the block
             self.flush()
 
     def flush(self) -> None:

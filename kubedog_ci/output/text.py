@@ -96,7 +96,7 @@ class Evidence:
 
     def log(self, record: LogRecord) -> None:
         lines = self.logs.setdefault(record.target, deque(maxlen=LOG_LINES))
-        lines.append(record.prefixed)
+        lines.extend(record.prefixed)
 
     def event(self, notice: EventNotice) -> None:
         if notice.type != "Warning":

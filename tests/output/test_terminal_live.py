@@ -13,6 +13,7 @@ from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, St
 from kubedog_ci.engine.target import Target
 from kubedog_ci.kube.discovery import Resource
 from kubedog_ci.output.terminal import TerminalSink, use_color
+from kubedog_ci.output.text import one_line
 from kubedog_ci.rules import State
 
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",))
@@ -298,8 +299,10 @@ def test_hostile_text_from_the_cluster_cannot_act_on_the_terminal(hostile: str) 
     shown = content([line.rstrip() for line in screen.display])
     assert screen.title == ""
     gap = " " if "\n" in hostile else ""  # a line break in a record becomes a space: a record stays its lines
+    # ... but a log record's "\n" separates its lines (a read brings many): each is cleaned and prefixed
+    evil = [f"deploy/web po/web-1[app] | {one_line(part)}".rstrip() for part in f"evil{hostile}line".split("\n")]
     assert shown == [
-        "deploy/web po/web-1[app] | first line", f"deploy/web po/web-1[app] | evil{gap}line",
+        "deploy/web po/web-1[app] | first line", *evil,
         f"deploy/web po/web-1 Warning Back{gap}Off: msg{gap}end", f"deploy/web progressing: status{gap}message",
         f"deploy/web warning: w{gap}arn", f"kubedog: note{gap}here", "", f"deploy/web FAILED: bad{gap}news",
         f"  message: m{gap}x", "  last 1 log line of app:", f"    | tail{gap}line", "  recent Warning events:",
