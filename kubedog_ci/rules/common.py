@@ -45,6 +45,11 @@ def desired_replicas(obj: dict) -> int:
     return 1 if value is None else int(value)
 
 
+def ready_replicas(obj: dict) -> tuple[int | None, int | None]:
+    """(status.readyReplicas, spec.replicas): the progress of the kinds that count replicas."""
+    return count(status(obj), "readyReplicas"), desired_replicas(obj)
+
+
 def is_current(obj: dict, entry: dict) -> bool:
     """False for a stale condition: one whose own observedGeneration is behind metadata.generation describes
     an older spec (§2 rule 6, kapp's supportsObservedGeneration)."""

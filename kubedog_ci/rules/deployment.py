@@ -100,14 +100,10 @@ def _problems(obj: dict, related: Related) -> list[Problem]:
     return [problem for rs in _current(obj, related) for problem in replicaset_problems(rs)]
 
 
-def _progress(obj: dict) -> tuple[int | None, int | None]:
-    return common.count(common.status(obj), "readyReplicas"), common.desired_replicas(obj)
-
-
 _WITHOUT_PODS = ("ready from its own status; a failing Pod is found only when the rollout exceeds its progress "
                  "deadline (ProgressDeadlineExceeded)")
 PROFILE = KindProfile(evaluate, streams=(Stream.REPLICASETS, Stream.PODS), current_pods=_pods, current_related=_current,
-                      replicas=common.desired_replicas, progress=_progress, object_problems=_problems, tracked=always,
-                      settles=True,
+                      replicas=common.desired_replicas, progress=common.ready_replicas, object_problems=_problems,
+                      tracked=always, settles=True,
                       without={Stream.PODS: _WITHOUT_PODS, Stream.REPLICASETS: _WITHOUT_PODS + "; quota and "
                                "admission refusals (ReplicaFailure) are not seen"})

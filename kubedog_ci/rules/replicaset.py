@@ -42,11 +42,7 @@ def _problems(obj: dict, related: Related) -> list[Problem]:
     return replicaset_problems(obj)
 
 
-def _progress(obj: dict) -> tuple[int | None, int | None]:
-    return common.count(common.status(obj), "readyReplicas"), common.desired_replicas(obj)
-
-
 PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), current_pods=_pods, replicas=common.desired_replicas,
-                      progress=_progress, object_problems=_problems, tracked=always, settles=True,
+                      progress=common.ready_replicas, object_problems=_problems, tracked=always, settles=True,
                       without={Stream.PODS: "ready from its own status; a failing Pod is not seen: the run ends at "
                                "its timeout"})

@@ -71,11 +71,7 @@ def _pods(obj: dict, related: Related) -> list[dict]:
     return statefulset_pods(obj, related.owned(Stream.PODS, meta(obj).get("namespace") or "", uid(obj)))
 
 
-def _progress(obj: dict) -> tuple[int | None, int | None]:
-    return common.count(common.status(obj), "readyReplicas"), common.desired_replicas(obj)
-
-
 PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), current_pods=_pods, replicas=common.desired_replicas,
-                      progress=_progress, own_events_are_signs=True, tracked=always, settles=True,
+                      progress=common.ready_replicas, own_events_are_signs=True, tracked=always, settles=True,
                       without={Stream.PODS: "ready from its own status; a failing Pod is not seen (a StatefulSet has "
                                "no progress deadline: the run ends at its timeout)"})

@@ -7,7 +7,6 @@ diagnosis; each shows as [redacted]."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 from pathlib import Path
 
@@ -148,15 +147,9 @@ def test_follow_redacts_a_secret_a_second_revision_adds(shared_cluster: SimClust
                                                    extra_env=[later])
         kubectl_apply(shared_cluster, tmp_path, web)
         reader.wait_for(lambda line: line.endswith("| later [redacted]"), "the second revision's line")
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
-        reader.thread.join(timeout=5)
-        assert process.stderr is not None
-        err = process.stderr.read()
+        err = reader.interrupt()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        reader.close()
     out = "\n".join(reader.snapshot())
     assert process.returncode == 0, f"{out}\n--- stderr\n{err}"
     no_value_in(out, err)

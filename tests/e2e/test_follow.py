@@ -34,6 +34,7 @@ class Reader:
     """Reads a process's stdout on a thread, so the pipe never fills up, and keeps every line."""
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
         self.lines: list[str] = []
         self.lock = threading.Lock()
         assert process.stdout is not None
@@ -44,6 +45,20 @@ class Reader:
         for line in stream:
             with self.lock:
                 self.lines.append(line.rstrip("\n"))
+
+    def interrupt(self) -> str:
+        """Ctrl-C, as a user ends `follow`: waits for the exit and the last lines; returns stderr."""
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=10)
+        self.thread.join(timeout=5)
+        assert self.process.stderr is not None
+        return self.process.stderr.read()
+
+    def close(self) -> None:
+        """Kill the process if a failed test left it running."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def snapshot(self) -> list[str]:
         with self.lock:
@@ -81,15 +96,9 @@ def test_follow_streams_new_revisions_until_sigint(shared_cluster: SimCluster, k
         reader.wait_for(lambda line: "[app] | v2 tick" in line, "v2 tick", patched)
         time.sleep(0.3)
         assert process.poll() is None, output()  # it never ends on its own
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
-        reader.thread.join(timeout=5)
-        assert process.stderr is not None
-        err = process.stderr.read()
+        err = reader.interrupt()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        reader.close()
     out = "\n".join(reader.snapshot())
     assert process.returncode == 0, f"{out}\n--- stderr\n{err}"
     assert "Traceback" not in err

@@ -6,7 +6,6 @@ default 5s settle window takes 0.1s here.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,10 +191,7 @@ def test_follow_reopens_a_verdict_when_a_ready_pod_is_oom_killed(shared_cluster:
         ready = reader.wait_for(lambda line: line.startswith("deploy/web ready:"), "the ready status")
         reader.wait_for(lambda line: line.startswith("deploy/web progressing:") and "OOMKilled" in line
                         and "(after it was ready)" in line, "the OOM kill re-opening the verdict", ready)
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
+        reader.interrupt()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        reader.close()
     assert process.returncode == 0, "\n".join(reader.snapshot())
