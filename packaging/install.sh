@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the kubedog binary: downloads the release binary for this machine and SHA256SUMS, verifies the
-# checksum, and installs it atomically as $KUBEDOG_INSTALL_DIR/kubedog. Nothing is installed unless the
-# checksum matches.
+# checksum, and installs it atomically as $KUBEDOG_INSTALL_DIR/kubedog (kubedog.exe on Windows, under Git Bash
+# or MSYS2). Nothing is installed unless the checksum matches. The GitHub Action (action.yml) installs through
+# this script too.
 #
 #   curl -fsSL https://github.com/OWNER/kubedog-ci/releases/latest/download/install.sh | sh
 #
@@ -9,7 +10,7 @@
 #   KUBEDOG_VERSION      a release tag such as v0.1.0 (default: the latest release)
 #   KUBEDOG_BASE_URL     where the release assets are (default: the GitHub release of KUBEDOG_VERSION)
 #   KUBEDOG_INSTALL_DIR  where to install (default: /usr/local/bin)
-#   KUBEDOG_OS, KUBEDOG_ARCH  override what uname reports (linux|darwin, amd64|arm64)
+#   KUBEDOG_OS, KUBEDOG_ARCH  override what uname reports (linux|darwin|windows, amd64|arm64)
 set -eu
 
 # The project's GitHub repository: its releases hold the binaries, SHA256SUMS and this script.
@@ -25,7 +26,8 @@ detect_os() {
     case "$os" in
         Linux | linux) echo linux ;;
         Darwin | darwin) echo darwin ;;
-        *) fail "unsupported operating system '$os' (release binaries exist for linux and darwin; on Windows download kubedog-windows-amd64.exe from $REPO_URL/releases, or pip install kubedog-ci)" ;;
+        MINGW* | MSYS* | CYGWIN* | Windows_NT | windows) echo windows ;;
+        *) fail "unsupported operating system '$os' (release binaries exist for linux, darwin and windows; elsewhere: pip install kubedog-ci)" ;;
     esac
 }
 
@@ -61,7 +63,13 @@ sha256() { # FILE: prints its SHA-256 in hex
 main() {
     os=$(detect_os)
     arch=$(detect_arch)
-    asset="kubedog-$os-$arch"
+    exe=""
+    if [ "$os" = windows ]; then
+        [ "$arch" = amd64 ] || fail "unsupported architecture '$arch' on windows (the release has kubedog-windows-amd64.exe only; elsewhere: pip install kubedog-ci)"
+        exe=.exe
+    fi
+    # The release's asset names (.github/workflows/release.yml): kubedog-TARGET, .exe for Windows.
+    asset="kubedog-$os-$arch$exe"
     if [ -n "${KUBEDOG_BASE_URL:-}" ]; then
         base=${KUBEDOG_BASE_URL%/}
     elif [ -n "${KUBEDOG_VERSION:-}" ]; then
@@ -92,13 +100,13 @@ main() {
 
     # Atomic: copy next to the target (same file system), make it executable, check that it runs here, then
     # rename it over the old one.
-    partial="$dir/.kubedog.partial.$$"
+    partial="$dir/.kubedog.partial.$$$exe"
     cp "$work/$asset" "$partial" || fail "cannot write to $dir"
     chmod 0755 "$partial"
     version=$("$partial" --version) || fail "the downloaded $asset does not run on this machine: nothing installed"
-    mv -f "$partial" "$dir/kubedog" || fail "cannot install $dir/kubedog"
+    mv -f "$partial" "$dir/kubedog$exe" || fail "cannot install $dir/kubedog$exe"
     partial=""
-    echo "kubedog install: installed $dir/kubedog ($version)" >&2
+    echo "kubedog install: installed $dir/kubedog$exe ($version)" >&2
 }
 
 main "$@"

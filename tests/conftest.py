@@ -1,8 +1,13 @@
-"""Shared fixtures: a cluster per test or per module, official-client handles bound to it, and namespaces."""
+"""Shared fixtures: a cluster per test or per module, official-client handles bound to it, and namespaces; a
+directory served over HTTP (fake releases for the install script, the GitHub Action and README's recipes)."""
 
 from __future__ import annotations
 
+import functools
+import http.server
+import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +83,24 @@ def pods(running: Kube) -> Iterator[PodRecorder]:
 def eventually() -> Callable[..., object]:
     """The `wait_until` poller as a fixture."""
     return wait_until
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """An empty directory served over HTTP on 127.0.0.1; yields it and its URL (no trailing slash)."""
+    www = tmp_path / "www"
+    www.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(www)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield www, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -88,7 +88,8 @@ def test_workflow_structure(name: str) -> None:
         for number, step in enumerate(steps, 1):
             assert ("uses" in step) != ("run" in step), f"{job_id} step {number}: needs exactly one of uses or run"
             if "uses" in step:
-                assert PINNED.match(step["uses"]), f"{job_id} step {number}: {step['uses']} is not pinned to a major"
+                assert step["uses"] == "./" or PINNED.match(step["uses"]), (
+                    f"{job_id} step {number}: {step['uses']} is not pinned to a major (nor this repository's action)")
             elif runs_on_windows(job):
                 assert step.get("shell") == "bash", (f"{job_id} step {number} runs on Windows: README's commands "
                                                      "are POSIX, so it needs shell: bash")
@@ -119,7 +120,7 @@ def test_release_builds_every_target_publishes_and_pushes_the_image() -> None:
     jobs = workflow["jobs"]
     assert set(matrix_values(jobs["binaries"], "target")) == RELEASE_TARGETS
     install_sh = (ROOT / "packaging" / "install.sh").read_text()
-    assert 'asset="kubedog-$os-$arch"' in install_sh, "install.sh downloads the assets the release builds"
+    assert 'asset="kubedog-$os-$arch$exe"' in install_sh, "install.sh downloads the assets the release builds"
 
     release = jobs["github-release"]
     assert release["permissions"] == {"contents": "write"}

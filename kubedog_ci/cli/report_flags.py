@@ -84,5 +84,8 @@ def build_sink(args: argparse.Namespace, sources: Mapping[str, str] | None = Non
     if args.junit:
         from kubedog_ci.output.junit import JUnitSink
 
-        sinks.append(JUnitSink(args.junit, log_lines=args.junit_log_lines, sources=labels))
+        # testcase@file (the manifest) for GitLab's and the GitHub reporters' sake; elsewhere (Jenkins' xUnit plugin
+        # validates against a schema without it) the report keeps to the Jenkins xUnit schema.
+        sinks.append(JUnitSink(args.junit, log_lines=args.junit_log_lines, sources=labels,
+                               file_attribute=ci in ("github", "gitlab")))
     return RedactingSink(sinks[0] if len(sinks) == 1 else Fanout(sinks))

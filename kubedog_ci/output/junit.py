@@ -9,14 +9,29 @@ read, and which tests/schemas/junit-10.xsd (the Jenkins xUnit schema) accepts. E
 - no verdict when the run ended: `<error>` of type Timeout, Cancelled (a signal) or ClusterError;
 - a failure ignored by fail-mode ignore, or a non-blocking resource not waited for: `<skipped>`.
 
-That schema has no `file`/`line` on a test case, so the manifest's FILE:LINE is the first line of `<system-out>`,
-followed by the resource's last log lines and Warning events, in the order they came. The report is written
-once, at `summary()`, which the engine calls however the run ends; a report that cannot be written is one line
-on stderr, never a reason to change the run's exit code.
+Shaped for the way GitLab's `artifacts:reports:junit` reads a report (and the GitHub reporters with it):
+
+- GitLab shows `classname` as the suite: the namespace and kind (`prod.Deployment`);
+- it drops every test case whose name repeats an earlier one, so each `name` is unique in the report: the
+  namespace, kind and object (`prod/Deployment/web`), with the API group too when two kinds share a name;
+- it shows the body of `<failure>`, `<error>` and `<skipped>`, not their `message` attribute: every body starts
+  with the message and holds the whole diagnosis block (details, last log lines, recent Warning events);
+- it shows `<system-out>` for failed test cases only: the manifest's FILE:LINE, then the resource's last log lines
+  and Warning events, in the order they came;
+- `file` is the manifest the resource came from (relative to the working directory when inside it), for GitLab's
+  "copy failed tests" and mikepenz/action-junit-report's annotations; written only when asked (`file_attribute`:
+  the CLI asks in GitLab CI and GitHub Actions). The Jenkins xUnit schema has no `file` on a test case, and
+  Jenkins' xUnit plugin, which validates against it, skips a report that has one (pytest leaves it out of its
+  xunit2 reports for that reason): without `file` the report is valid against the schema as published, with it
+  against the schema plus that one attribute (tests/output/test_junit.py checks both).
+
+The report is written once, at `summary()`, which the engine calls however the run ends; a report that cannot be
+written is one line on stderr, never a reason to change the run's exit code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -58,12 +73,14 @@ def seconds(value: float) -> str:
 class JUnitSink:
     """Collects each resource's log and Warning event lines during the run; writes the report at `summary()`.
     `sources` maps a target's label to its manifest's FILE:LINE; `log_lines` bounds the log lines kept per
-    resource."""
+    resource; `file_attribute` writes each test case's manifest file as `testcase@file` (GitLab, GitHub reporters),
+    which the Jenkins xUnit schema does not allow."""
 
-    def __init__(self, path: str | os.PathLike[str], *, log_lines: int = 200, sources: Mapping[str, str] | None = None
-                 ) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, log_lines: int = 200, sources: Mapping[str, str] | None = None,
+                 file_attribute: bool = False) -> None:
         self.path = Path(path)
         self.sources = dict(sources or {})
+        self.file_attribute = file_attribute
         self._order = count()
         """One sequence for logs and events, so system-out interleaves them as they happened."""
         self._logs: defaultdict[str, deque[tuple[int, str]]] = defaultdict(lambda: deque(maxlen=log_lines))
@@ -110,7 +127,8 @@ class JUnitSink:
                   flush=True)
 
     def _report(self, outcome: Outcome) -> ET.Element:
-        cases = [self._testcase(result, outcome) for result in outcome.results]
+        names = case_names(outcome.results)
+        cases = [self._testcase(result, name, outcome) for result, name in zip(outcome.results, names, strict=True)]
         counts = {kind: sum(1 for case in cases if case.find(kind) is not None)
                   for kind in ("failure", "error", "skipped")}
         totals = {"tests": str(len(cases)), "failures": str(counts["failure"]), "errors": str(counts["error"])}
@@ -123,22 +141,28 @@ class JUnitSink:
         ET.indent(root)
         return root
 
-    def _testcase(self, result: TargetResult, outcome: Outcome) -> ET.Element:
+    def _testcase(self, result: TargetResult, name: str, outcome: Outcome) -> ET.Element:
         target = result.target
         classname = f"{target.namespace}.{target.kind}" if target.namespace else target.kind
-        case = ET.Element("testcase", {"classname": clean(classname), "name": clean(f"{target.kind}/{target.name}"),
-                                       "time": seconds(result.duration)})
+        attributes = {"classname": clean(classname), "name": clean(name), "time": seconds(result.duration)}
+        file = manifest_file(self.sources.get(result.label, "")) if self.file_attribute else ""
+        if file:
+            attributes["file"] = clean(file)
+        case = ET.Element("testcase", attributes)
         status = ": ".join(part for part in (result.reason, result.message) if part)
         diagnosis = result.diagnosis
+        block = diagnosis.lines() if diagnosis else []
         if result.state is State.FAILED:
-            body = "\n".join(diagnosis.lines()) if diagnosis else status
             headline = diagnosis.headline if diagnosis else status
             if result.ignored:
-                child("skipped", case, f"failure ignored (fail-mode ignore): {headline}", body)
+                message = f"failure ignored (fail-mode ignore): {headline}"
+                child("skipped", case, message, body(message, block[1:]))
             else:
-                child("failure", case, headline, body, type=diagnosis.reason if diagnosis else result.reason)
+                child("failure", case, headline, body(headline, block[1:]),
+                      type=diagnosis.reason if diagnosis else result.reason)
         elif result.left_behind:
-            child("skipped", case, f"non-blocking, the run did not wait for it ({status})")
+            message = f"non-blocking, the run did not wait for it ({status or result.state})"
+            child("skipped", case, message, body(message, block))
         elif result.state is not State.READY:
             if outcome.stopped_by is not None:
                 kind, why = "Cancelled", "the run was stopped by a signal before it was ready"
@@ -146,7 +170,8 @@ class JUnitSink:
                 kind, why = "ClusterError", f"the cluster could not be watched: {outcome.cluster_error}"
             else:
                 kind, why = "Timeout", "not ready when the run ended"
-            child("error", case, f"{why}; last status: {status or result.state}", status, type=kind)
+            message = f"{why}; last status: {status or result.state}"
+            child("error", case, message, body(message, block), type=kind)
         lines = [f"manifest: {self.sources[result.label]}"] if result.label in self.sources else []
         lines += [line for _, line in sorted([*self._logs[result.label], *self._events[result.label]])]
         if lines:
@@ -167,6 +192,49 @@ class JUnitSink:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def case_names(results: list[TargetResult]) -> list[str]:
+    """Each result's test case name, unique in the report (GitLab keeps only the first of equal names): namespace,
+    kind and name (`prod/Deployment/web`; `Kind/name` when cluster-scoped), the kind qualified by its API group
+    (`prod/Widget.example.com/gear`) where two kinds of the report share a name, and a number as the last resort."""
+
+    def name(result: TargetResult, qualified: bool) -> str:
+        target = result.target
+        kind = f"{target.kind}.{target.resource.group}" if qualified and target.resource.group else target.kind
+        return f"{target.namespace}/{kind}/{target.name}" if target.namespace else f"{kind}/{target.name}"
+
+    plain = [name(result, False) for result in results]
+    names = [name(result, plain.count(base) > 1) for result, base in zip(results, plain, strict=True)]
+    seen: set[str] = set()
+    unique = []
+    for candidate in names:
+        final, number = candidate, 1
+        while final in seen:
+            number += 1
+            final = f"{candidate} ({number})"
+        seen.add(final)
+        unique.append(final)
+    return unique
+
+
+def manifest_file(source: str) -> str:
+    """The file part of a manifest's FILE:LINE, for `testcase@file`: relative to the working directory when inside
+    it, with forward slashes (as a repository path); "" for stdin and URLs, which are no file of the repository."""
+    path, _, line = source.rpartition(":")
+    if not (path and line.isdigit()):
+        path = source
+    if not path or path == "<stdin>" or "://" in path:
+        return ""
+    if Path(path).is_absolute():
+        with contextlib.suppress(ValueError, OSError):  # outside the working directory: as it is
+            path = str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    return path.replace(os.sep, "/")
+
+
+def body(message: str, lines: list[str]) -> str:
+    """A verdict element's text: its message first (GitLab shows the text, not the attribute), then the rest."""
+    return "\n".join([message, *lines])
 
 
 def child(tag: str, parent: ET.Element, message: str | None, text: str = "", **attributes: str) -> ET.Element:

@@ -15,16 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import xmlschema
 import yaml
 
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import DenyRule, Faults
+from tests import junit_schema
 from tests.bench import fault_matrix
 from tests.support import KUBEDOG, CliRun, kube_for, wait_until
 
 SCALE = ["--grace-scale", "0.02", "--color", "never"]
-SCHEMA = xmlschema.XMLSchema(str(Path(__file__).resolve().parent.parent / "schemas" / "junit-10.xsd"))
 FOREVER = "while true; do sleep 5; done"
 SLOW_PULL = {"sim.kubedog-ci.io/pull-seconds": "1000"}
 """A pull that takes 20s at this time scale: progressing, with no failure sign, for as long as a test needs."""
@@ -351,7 +350,7 @@ def test_a_signal_stops_the_run_with_a_summary_and_a_junit_report(signum: int, c
     assert f"interrupted by {signal.Signals(signum).name}" in run.out
     assert run.verdicts() == {"deploy/chatty": "ready", "deploy/slow": "progressing"}, run
     assert "Traceback" not in run.err
-    SCHEMA.validate(str(report))
+    junit_schema.validate(str(report))
     assert report.read_text().count('type="Cancelled"') == 1
 
 

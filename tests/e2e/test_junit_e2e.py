@@ -8,13 +8,12 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import xmlschema
 import yaml
 
 from kubedog_ci.sim.cluster import SimCluster
+from tests import junit_schema
 from tests.support import KUBEDOG, Kube
 
-SCHEMA = xmlschema.XMLSchema(str(Path(__file__).resolve().parent.parent / "schemas" / "junit-10.xsd"))
 FOREVER = "while true; do sleep 5; done"
 SLOW_PULL = {"sim.kubedog-ci.io/pull-seconds": "1000"}
 """A pull that takes 20s at this time scale: the rollout stays progressing, with no failure sign."""
@@ -39,7 +38,7 @@ def command(cluster: SimCluster, ns: str, report: Path, *what: str, timeout: str
 
 def only_case(report: Path) -> ET.Element:
     """The one test case of a valid report."""
-    SCHEMA.validate(str(report))
+    junit_schema.validate(str(report))
     (case,) = ET.parse(report).getroot().iter("testcase")
     return case
 
@@ -50,11 +49,12 @@ def test_ready_rollout_from_a_manifest(shared_cluster: SimCluster, kc: Kube, ns:
     kc.apps.create_namespaced_deployment(ns, manifest)
     report = tmp_path / "out" / "junit.xml"
     done = subprocess.run([*command(shared_cluster, ns, report, "-f", str(tmp_path / "web.yaml")),
-                           "--logs-since", "all"], capture_output=True, text=True, timeout=60)
+                           "--logs-since", "all", "--ci", "gitlab"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done
     case = only_case(report)
-    assert (case.get("classname"), case.get("name"), list(case)) == (f"{ns}.Deployment", "Deployment/web",
+    assert (case.get("classname"), case.get("name"), list(case)) == (f"{ns}.Deployment", f"{ns}/Deployment/web",
                                                                      [case.find("system-out")])
+    assert case.get("file") == str(tmp_path / "web.yaml")  # in GitLab; outside the working directory: as given
     out = case.findtext("system-out", "").splitlines()
     assert out[0] == f"manifest: {tmp_path / 'web.yaml'}:1", out
     assert any(line.startswith("po/web-") and line.endswith("[app] | serving") for line in out), out

@@ -3,6 +3,8 @@ xUnit schema (tests/schemas/junit-10.xsd) accepts."""
 
 from __future__ import annotations
 
+import argparse
+import io
 import signal
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -10,14 +12,15 @@ from pathlib import Path
 import pytest
 import xmlschema
 
+from kubedog_ci.cli.report_flags import add_report_flags, build_sink
 from kubedog_ci.engine.outcome import Diagnosis, Outcome, TargetResult
 from kubedog_ci.engine.sink import Applied, EventNotice, LogRecord, Progress, StatusChange
 from kubedog_ci.engine.target import Target
 from kubedog_ci.kube.discovery import Resource
 from kubedog_ci.output.junit import EVENT_LINES, JUnitSink
 from kubedog_ci.rules import State
+from tests import junit_schema
 
-SCHEMA = xmlschema.XMLSchema(str(Path(__file__).resolve().parent.parent / "schemas" / "junit-10.xsd"))
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",))
 JOBS = Resource("batch", "v1", "jobs", "job", "Job", True)
 CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
@@ -45,9 +48,9 @@ SLOW_WEB = result(WEB, State.PROGRESSING, "LessAvailable", "timed out: 0 of 1 up
 
 
 def write(path: Path, outcome: Outcome, *records: object, log_lines: int = 200,
-          sources: dict[str, str] | None = None) -> ET.Element:
+          sources: dict[str, str] | None = None, file_attribute: bool = True) -> ET.Element:
     """Feed the records and the outcome to a sink, check the file against the schema, and parse it."""
-    sink = JUnitSink(path, log_lines=log_lines, sources=sources)
+    sink = JUnitSink(path, log_lines=log_lines, sources=sources, file_attribute=file_attribute)
     for record in records:
         match record:
             case Applied():
@@ -66,7 +69,7 @@ def write(path: Path, outcome: Outcome, *records: object, log_lines: int = 200,
                 sink.notice(record)
                 sink.detail(record)
     sink.summary(outcome)
-    SCHEMA.validate(str(path))
+    junit_schema.validate(str(path))
     return ET.parse(path).getroot()
 
 
@@ -91,40 +94,40 @@ CASES = {
     "all ready": (
         Outcome([READY_WEB, result(MIGRATE, State.READY, "Complete", "job completed"),
                  result(GEAR, State.READY, "Established", "established")], duration=13.0),
-        {"Deployment/web": ("passed", None, None), "Job/migrate": ("passed", None, None),
+        {"prod/Deployment/web": ("passed", None, None), "prod/Job/migrate": ("passed", None, None),
          "CustomResourceDefinition/gears.example.com": ("passed", None, None)},
         ("3", "0", "0", "0")),
     "one failed": (
         Outcome([READY_WEB, result(API, State.FAILED, "CrashLoopBackOff", "back-off", diagnosis=DIAGNOSIS)]),
-        {"Deployment/web": ("passed", None, None),
-         "Deployment/api": ("failure", "CrashLoopBackOff", DIAGNOSIS.headline)},
+        {"prod/Deployment/web": ("passed", None, None),
+         "prod/Deployment/api": ("failure", "CrashLoopBackOff", DIAGNOSIS.headline)},
         ("2", "1", "0", "0")),
     "failed without a diagnosis yet": (
         Outcome([result(API, State.FAILED, "NoActivity", "no activity for 30s")]),
-        {"Deployment/api": ("failure", "NoActivity", "NoActivity: no activity for 30s")},
+        {"prod/Deployment/api": ("failure", "NoActivity", "NoActivity: no activity for 30s")},
         ("1", "1", "0", "0")),
     "timed out": (
         Outcome([result(API, State.READY), SLOW_WEB], timed_out=True),
-        {"Deployment/api": ("passed", None, None),
-         "Deployment/web": ("error", "Timeout", "not ready when the run ended; last status: LessAvailable: "
+        {"prod/Deployment/api": ("passed", None, None),
+         "prod/Deployment/web": ("error", "Timeout", "not ready when the run ended; last status: LessAvailable: "
                                                "timed out: 0 of 1 updated replicas are available")},
         ("2", "0", "1", "0")),
     "unfinished beside a failure": (
         Outcome([result(API, State.FAILED, "CrashLoopBackOff", "back-off", diagnosis=DIAGNOSIS),
                  result(WEB, State.PROGRESSING, "LessAvailable", "0 of 1 available")]),
-        {"Deployment/api": ("failure", "CrashLoopBackOff", DIAGNOSIS.headline),
-         "Deployment/web": ("error", "Timeout", "not ready when the run ended; last status: LessAvailable: "
+        {"prod/Deployment/api": ("failure", "CrashLoopBackOff", DIAGNOSIS.headline),
+         "prod/Deployment/web": ("error", "Timeout", "not ready when the run ended; last status: LessAvailable: "
                                                "0 of 1 available")},
         ("2", "1", "1", "0")),
     "cancelled": (
         Outcome([SLOW_WEB], stopped_by=signal.SIGTERM),
-        {"Deployment/web": ("error", "Cancelled", "the run was stopped by a signal before it was ready; last "
+        {"prod/Deployment/web": ("error", "Cancelled", "the run was stopped by a signal before it was ready; last "
                                                  "status: LessAvailable: timed out: 0 of 1 updated replicas are "
                                                  "available")},
         ("1", "0", "1", "0")),
     "cluster error": (
         Outcome([result(WEB, State.PROGRESSING)], cluster_error="watch deployments: 403 Forbidden"),
-        {"Deployment/web": ("error", "ClusterError", "the cluster could not be watched: watch deployments: 403 "
+        {"prod/Deployment/web": ("error", "ClusterError", "the cluster could not be watched: watch deployments: 403 "
                                                     "Forbidden; last status: progressing")},
         ("1", "0", "1", "0")),
     "ignored and left behind": (
@@ -132,9 +135,9 @@ CASES = {
                                    ignored=True),
                  result(MIGRATE, State.PROGRESSING, "Running", "not waited for: 0 of 1 completions",
                         left_behind=True)]),
-        {"Deployment/web": ("passed", None, None),
-         "Deployment/api": ("skipped", None, f"failure ignored (fail-mode ignore): {DIAGNOSIS.headline}"),
-         "Job/migrate": ("skipped", None, "non-blocking, the run did not wait for it (Running: not waited for: "
+        {"prod/Deployment/web": ("passed", None, None),
+         "prod/Deployment/api": ("skipped", None, f"failure ignored (fail-mode ignore): {DIAGNOSIS.headline}"),
+         "prod/Job/migrate": ("skipped", None, "non-blocking, the run did not wait for it (Running: not waited for: "
                                           "0 of 1 completions)")},
         ("3", "0", "0", "2")),
 }
@@ -159,7 +162,8 @@ def test_names_times_and_the_failure_body(tmp_path: Path) -> None:
     assert suite is not None and suite.get("time") == root.get("time") == "61.250"
     assert suite.get("timestamp") and suite.get("hostname") is not None
     cases = [(case.get("classname"), case.get("name"), case.get("time")) for case in root.iter("testcase")]
-    assert cases == [("prod.Deployment", "Deployment/web", "12.346"), ("prod.Deployment", "Deployment/api", "3.000"),
+    assert cases == [("prod.Deployment", "prod/Deployment/web", "12.346"),
+                     ("prod.Deployment", "prod/Deployment/api", "3.000"),
                      ("CustomResourceDefinition", "CustomResourceDefinition/gears.example.com", "0.200")]
     failure = root.find(".//failure")
     assert failure is not None and failure.text is not None
@@ -237,7 +241,7 @@ def test_the_report_is_replaced_atomically_in_directories_it_creates(tmp_path: P
     write(path, Outcome([SLOW_WEB], timed_out=True))
     write(path, Outcome([READY_WEB]))
     assert [p.name for p in path.parent.iterdir()] == ["junit.xml"]
-    assert verdicts(ET.parse(path).getroot()) == {"Deployment/web": ("passed", None, None)}
+    assert verdicts(ET.parse(path).getroot()) == {"prod/Deployment/web": ("passed", None, None)}
     assert path.stat().st_mode & 0o777 == 0o644
 
 
@@ -255,3 +259,132 @@ def test_a_report_that_cannot_be_written_is_one_line_on_stderr(tmp_path: Path, c
     err = capsys.readouterr().err
     assert err.startswith(f"kubedog: cannot write JUnit report {path}: ") and err.count("\n") == 1, err
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["blocker"]
+
+
+WIDGETS = Resource("example.com", "v1", "widgets", "widget", "Widget", True)
+OTHER_WIDGETS = Resource("other.example.org", "v1", "widgets", "widget", "Widget", True)
+
+
+def gitlab_view(root: ET.Element) -> list[dict[str, str | None]]:
+    """The test cases as GitLab's JUnit parser (lib/gitlab/ci/parsers/test/junit.rb) keeps and shows them: suite =
+    classname, the name, file, a status from the failure/error/skipped element, the details from that element's
+    text (never its message attribute), system-out for failed ones only; a name seen before is dropped."""
+    kept: dict[str, dict[str, str | None]] = {}
+    for case in root.iter("testcase"):
+        verdict = next((el for el in case if el.tag in ("failure", "error", "skipped")), None)
+        status = {"failure": "failed", "error": "error", "skipped": "skipped", None: "success"}[
+            None if verdict is None else verdict.tag]
+        name = case.get("name") or ""
+        if name in kept:
+            continue
+        kept[name] = {"suite": case.get("classname"), "name": name, "file": case.get("file"), "status": status,
+                      "details": None if verdict is None else verdict.text,
+                      "system_output": case.findtext("system-out") if status in ("failed", "error") else None}
+    return list(kept.values())
+
+
+def test_gitlab_shaped_failure_bodies_unique_names_and_the_manifest_file(tmp_path: Path) -> None:
+    """The same Deployment name in two namespaces, two kinds of one name, and what GitLab shows of each."""
+    staging_web, staging_api = Target(DEPLOYMENTS, "staging", "web"), Target(DEPLOYMENTS, "staging", "api")
+    gear, other_gear = Target(WIDGETS, "prod", "gear"), Target(OTHER_WIDGETS, "prod", "gear")
+    web_diagnosis = Diagnosis(
+        "prod/deploy/web", "prod/deploy/web FAILED: po/web-1 [app] CrashLoopBackOff: exit code 1", "CrashLoopBackOff",
+        "back-off", details=(("pod", "web-1"), ("exit code", "1")), log_title="last 2 log lines of po/web-1 [app]",
+        log_tail=("connecting to db", "fatal: no db"), warnings=("po/web-1 BackOff: Back-off restarting",))
+    results = [
+        TargetResult(WEB, "prod/deploy/web", State.FAILED, "CrashLoopBackOff", "back-off", 4.0,
+                     diagnosis=web_diagnosis),
+        TargetResult(staging_web, "staging/deploy/web", State.READY, "NewReplicaSetAvailable", "rolled out", 2.0),
+        TargetResult(staging_api, "staging/deploy/api", State.PROGRESSING, "LessAvailable", "0 of 1 available", 9.0),
+        TargetResult(MIGRATE, "prod/job/migrate", State.FAILED, "BackoffLimitExceeded", "failed", 3.0,
+                     diagnosis=DIAGNOSIS, ignored=True),
+        TargetResult(gear, "prod/widget/gear", State.READY, "Ready", "", 1.0),
+        TargetResult(other_gear, "prod/widget/gear", State.READY, "Ready", "", 1.0),
+        TargetResult(GEAR, "crd/gears.example.com", State.READY, "Established", "", 0.5),
+    ]
+    sources = {"prod/deploy/web": "k8s/prod/web.yaml:12", "staging/deploy/web": "k8s/staging/web.yaml:3",
+               "staging/deploy/api": "<stdin>:5", "prod/job/migrate": "https://example.com/migrate.yaml:1",
+               "crd/gears.example.com": "crds/gears.yaml:1"}
+    logs = [LogRecord("prod/deploy/web", "web-1", "app", "fatal: no db"),
+            LogRecord("staging/deploy/web", "web-2", "app", "serving")]
+    root = write(tmp_path / "report.xml", Outcome(results, timed_out=True), *logs, sources=sources)
+    shown = gitlab_view(root)
+    assert [(case["suite"], case["name"], case["status"], case["file"]) for case in shown] == [
+        ("prod.Deployment", "prod/Deployment/web", "failed", "k8s/prod/web.yaml"),
+        ("staging.Deployment", "staging/Deployment/web", "success", "k8s/staging/web.yaml"),
+        ("staging.Deployment", "staging/Deployment/api", "error", None),  # stdin is no file of the repository
+        ("prod.Job", "prod/Job/migrate", "skipped", None),  # nor a URL
+        ("prod.Widget", "prod/Widget.example.com/gear", "success", None),
+        ("prod.Widget", "prod/Widget.other.example.org/gear", "success", None),
+        ("CustomResourceDefinition", "CustomResourceDefinition/gears.example.com", "success", "crds/gears.yaml"),
+    ], "every test case kept: no name repeats"
+    failed, _, timed_out, ignored, *_ = shown
+    assert failed["details"] == "\n".join(web_diagnosis.lines()), "the whole diagnosis block, in the body"
+    assert "    | fatal: no db" in (failed["details"] or "") and "Back-off restarting" in (failed["details"] or "")
+    assert (failed["system_output"] or "").splitlines() == ["manifest: k8s/prod/web.yaml:12",
+                                                           "po/web-1[app] | fatal: no db"]
+    assert (timed_out["details"] or "").splitlines() == [
+        "not ready when the run ended; last status: LessAvailable: 0 of 1 available"]
+    assert (ignored["details"] or "").splitlines() == [
+        f"failure ignored (fail-mode ignore): {DIAGNOSIS.headline}", *DIAGNOSIS.lines()[1:]]
+    for element in root.iter():
+        if element.tag in ("failure", "error", "skipped"):
+            assert (element.text or "").startswith(element.get("message") or "<none>"), (
+                "GitLab shows the body, not the message attribute: the body starts with the message")
+
+
+def test_every_skipped_and_error_element_has_a_body(tmp_path: Path) -> None:
+    outcome = Outcome([result(MIGRATE, State.PROGRESSING, "Running", "0 of 1", left_behind=True),
+                       result(WEB, State.PROGRESSING, "", "")], stopped_by=signal.SIGINT)
+    root = write(tmp_path / "report.xml", outcome)
+    texts = {el.tag: el.text for el in root.iter() if el.tag in ("skipped", "error")}
+    assert texts == {"skipped": "non-blocking, the run did not wait for it (Running: 0 of 1)",
+                     "error": "the run was stopped by a signal before it was ready; last status: progressing"}
+
+
+def test_the_manifest_file_is_relative_to_the_working_directory(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "repo"
+    (repo / "k8s").mkdir(parents=True)
+    monkeypatch.chdir(repo)
+    outside = tmp_path / "elsewhere" / "api.yaml"
+    root = write(tmp_path / "report.xml", Outcome([READY_WEB, result(API, State.READY)]),
+                 sources={"deploy/web": f"{repo / 'k8s' / 'web.yaml'}:7", "deploy/api": f"{outside}:1"})
+    assert [case.get("file") for case in root.iter("testcase")] == ["k8s/web.yaml", str(outside)]
+
+
+def test_file_is_the_one_attribute_the_published_schema_lacks_so_it_is_written_only_when_asked(
+        tmp_path: Path) -> None:
+    """With `file`, the report is valid against junit-10.xsd plus that attribute (which `write` checks), and
+    against junit-10.xsd as published only without it; so without `file_attribute` (outside GitLab and GitHub: a
+    Jenkins xUnit plugin skips a report it finds invalid) there is none."""
+    path = tmp_path / "report.xml"
+    sources = {"deploy/web": "k8s/web.yaml:3"}
+    write(path, Outcome([READY_WEB]), sources=sources)
+    with pytest.raises(xmlschema.XMLSchemaValidationError, match="file"):
+        junit_schema.STRICT.validate(str(path))
+    root = write(path, Outcome([READY_WEB]), sources=sources, file_attribute=False)
+    junit_schema.STRICT.validate(str(path))
+    (case,) = root.iter("testcase")
+    assert "file" not in case.attrib and case.findtext("system-out", "").startswith("manifest: k8s/web.yaml:3")
+
+
+@pytest.mark.parametrize(("environ", "ci", "file"), [
+    ({"GITLAB_CI": "true"}, "auto", "k8s/web.yaml"),
+    ({"GITHUB_ACTIONS": "true"}, "auto", "k8s/web.yaml"),
+    ({}, "auto", None),
+    ({"JENKINS_URL": "https://ci.example/"}, "auto", None),
+    ({}, "gitlab", "k8s/web.yaml"),
+    ({"GITLAB_CI": "true"}, "none", None),
+])
+def test_the_cli_writes_file_in_gitlab_and_github(tmp_path: Path, environ: dict[str, str], ci: str,
+                                                  file: str | None) -> None:
+    parser = argparse.ArgumentParser()
+    add_report_flags(parser)
+    path = tmp_path / "report.xml"
+    args = parser.parse_args(["--junit", str(path), "--ci", ci, "-q"])
+    sink = build_sink(args, {"deploy/web": "k8s/web.yaml:3"}, stream=io.StringIO(), environ=environ)
+    sink.summary(Outcome([READY_WEB]))
+    junit_schema.validate(path)
+    (case,) = ET.parse(path).getroot().iter("testcase")
+    assert case.get("file") == file

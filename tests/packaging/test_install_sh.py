@@ -4,19 +4,16 @@ nothing."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import http.server
 import os
 import shutil
 import stat
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.release_support import publish
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SH = ROOT / "packaging" / "install.sh"
@@ -31,29 +28,14 @@ pytestmark = [
 ]
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def release(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+def release(http_root: tuple[Path, str]) -> tuple[Path, str]:
     """A fake release (the linux-amd64 "binary", a tiny script, and a correct SHA256SUMS) served over HTTP on
-    127.0.0.1 at /releases/v9.9.9/, as a GitHub release serves its assets; yields its directory and base URL."""
-    www = tmp_path / "www"
+    127.0.0.1 at /releases/v9.9.9/, as a GitHub release serves its assets; its directory and base URL."""
+    www, url = http_root
     directory = www / "releases" / "v9.9.9"
-    directory.mkdir(parents=True)
-    (directory / ASSET).write_text(FAKE_BINARY)
-    digest = hashlib.sha256(FAKE_BINARY.encode()).hexdigest()
-    (directory / "SHA256SUMS").write_text(f"{'0' * 64}  kubedog-darwin-arm64\n{digest}  {ASSET}\n")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(www)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield directory, f"http://127.0.0.1:{server.server_address[1]}/releases/v9.9.9"
-    finally:
-        server.shutdown()
-        server.server_close()
+    publish(directory, {ASSET: FAKE_BINARY})
+    return directory, f"{url}/releases/v9.9.9"
 
 
 def install(base_url: str, install_dir: Path, arch: str = "x86_64",
@@ -126,6 +108,7 @@ def test_a_missing_asset_installs_nothing(release: tuple[Path, str], tmp_path: P
 @pytest.mark.parametrize(("os_name", "arch", "message"), [
     ("Linux", "mips64", "unsupported architecture 'mips64'"),
     ("FreeBSD", "x86_64", "unsupported operating system 'FreeBSD'"),
+    ("MINGW64_NT-10.0-20348", "aarch64", "unsupported architecture 'arm64' on windows"),
 ])
 def test_an_unsupported_machine_gets_a_clear_error(release: tuple[Path, str], tmp_path: Path, os_name: str,
                                                    arch: str, message: str) -> None:
@@ -135,6 +118,19 @@ def test_an_unsupported_machine_gets_a_clear_error(release: tuple[Path, str], tm
     assert message in done.stderr
     assert done.stdout == ""
     assert not (tmp_path / "bin" / "kubedog").exists()
+
+
+@pytest.mark.parametrize("os_name", ["MINGW64_NT-10.0-20348", "MSYS_NT-10.0", "windows"])
+def test_windows_gets_the_exe(release: tuple[Path, str], tmp_path: Path, os_name: str) -> None:
+    """Under Git Bash or MSYS2 (GitHub's Windows runners), the release's kubedog-windows-amd64.exe, as kubedog.exe."""
+    directory, url = release
+    publish(directory, {"kubedog-windows-amd64.exe": FAKE_BINARY})
+    bin_dir = tmp_path / "bin"
+    done = install(url, bin_dir, os_name=os_name)
+    assert done.returncode == 0, done.stderr
+    assert "downloading kubedog-windows-amd64.exe" in done.stderr
+    assert sorted(p.name for p in bin_dir.iterdir()) == ["kubedog.exe"]
+    assert (bin_dir / "kubedog.exe").read_text() == FAKE_BINARY
 
 
 def test_is_valid_posix_sh() -> None:
