@@ -19,8 +19,8 @@ from kubedog_ci.engine.producers import Producers
 from kubedog_ci.engine.sink import EventNotice, Sink
 from kubedog_ci.engine.state import TargetState
 from kubedog_ci.kube.producers import LOG_TAIL_TIMEOUT
-from kubedog_ci.rules import Verdict
-from kubedog_ci.rules.problems import Problem, signal_name
+from kubedog_ci.rules import Related, Verdict
+from kubedog_ci.rules.problems import Problem, pod_problems, signal_name
 from kubedog_ci.secrets import redact_tokens
 
 LOG_TAIL_LINES = 20
@@ -33,6 +33,16 @@ def root_cause(problems: Iterable[Problem]) -> Problem | None:
         if chosen is None or problem.severity <= chosen.severity:
             chosen = problem
     return chosen
+
+
+def cause_of(state: TargetState, related: Related) -> Problem | None:
+    """The Pod problem behind a failure the resource's own status declared (a Job's exits included)."""
+    candidates = [*state.budget.counted(), *state.budget.pending()]
+    for pod in state.pods.values():
+        candidates += pod_problems(pod)
+    if state.obj is not None:
+        candidates += state.profile.object_problems(state.obj, related)
+    return root_cause(candidates)
 
 
 def wants_log(problem: Problem | None) -> bool:

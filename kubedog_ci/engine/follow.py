@@ -47,7 +47,7 @@ class Follower(Tracker):
         """Its current Pods are not judged any more, but the logs of those that start later (the last of a revision
         can start after the verdict) are still followed."""
         pods = {uid(pod): pod for pod in state.profile.current_pods(state.obj or {}, self.view)}
-        self._read_secrets(state.target.namespace, list(pods.values()))
+        self.secrets.read(state.target.namespace, list(pods.values()))
         previous, state.pods = state.pods, pods
         for gone in set(previous) - set(pods):
             self._unfollow(previous[gone])

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from kubedog_ci.engine.budget import Budget
 from kubedog_ci.engine.outcome import Diagnosis, TargetResult
 from kubedog_ci.engine.settings import DEFAULT, FailMode, TargetSettings
-from kubedog_ci.engine.sink import EventNotice, Progress, StatusChange
+from kubedog_ci.engine.sink import EventNotice, Progress, Seen, StatusChange
 from kubedog_ci.engine.target import Target
 from kubedog_ci.kube.discovery import Resource
-from kubedog_ci.rules import KindProfile, State, Stream, Verdict, profile_for
+from kubedog_ci.rules import KindProfile, Related, State, Stream, Verdict, profile_for
 from kubedog_ci.rules.objects import meta, owner_uids, uid
 
 RELATED_TYPES = {
@@ -167,6 +167,26 @@ class TargetState:
             found.append((EVENTS, target.namespace))
             found += [(RELATED_TYPES[stream], target.namespace) for stream in self.profile.streams]
         return found
+
+    def seen_as(self, obj: dict, related: Related) -> Seen:
+        """Its object, seen: whether it is ready by its rule at that moment."""
+        ready = self.profile.live(obj, related).state is State.READY
+        return Seen(self.label, self.target.kind, self.target.name, ready)
+
+    def news(self, objects: list[dict]) -> list[Seen]:
+        """Of the objects of its current revision, those the sink was not told of yet (Sink.seen), now told."""
+        found = []
+        for obj in objects:
+            if uid(obj) not in self.told and uid(obj) != uid(self.obj or {}):
+                self.told.add(uid(obj))
+                found.append(Seen(self.label, obj.get("kind") or "", meta(obj).get("name") or ""))
+        return found
+
+    def loses(self, resource: Resource, namespace: str | None) -> str | None:
+        """What tracking it loses when `resource` cannot be watched in `namespace`, or None if it does not use it."""
+        if self.target.namespace != (namespace or "") or (resource, self.target.namespace) not in self.needs():
+            return None
+        return self.profile.lost_without(stream_of(resource) or Stream.EVENTS, self.target.kind)
 
     def allowed(self) -> int:
         """Its failure budget: per_replica x the replicas its profile counts."""

@@ -21,35 +21,32 @@ crashed container's log are engine.diagnosis's PendingDiagnoses.
 
 from __future__ import annotations
 
-import math
 import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from kubedog_ci.engine import diagnosis
+from kubedog_ci.engine import diagnosis, kube_events
 from kubedog_ci.engine.budget import Budget
 from kubedog_ci.engine.logstreams import LogStreams
 from kubedog_ci.engine.outcome import Options, Outcome
 from kubedog_ci.engine.ownership import Ownership
 from kubedog_ci.engine.producers import Producers
+from kubedog_ci.engine.secret_reads import SecretReads
 from kubedog_ci.engine.settings import DEFAULT, FailMode, TargetSettings
-from kubedog_ci.engine.settle import ContainerStarts, settled_at
-from kubedog_ci.engine.sink import EventNotice, Seen, Sink
+from kubedog_ci.engine.sink import Sink
 from kubedog_ci.engine.state import (
     EVENTS,
-    RELATED_TYPES,
-    STREAM_OF_KIND,
     TargetState,
     View,
     progress_row,
     stream_of,
 )
-from kubedog_ci.engine.target import Target, TargetKey, labels, type_label
+from kubedog_ci.engine.target import Target, TargetKey, labels
+from kubedog_ci.engine.waits import Waits
 from kubedog_ci.kube.discovery import Resource
 from kubedog_ci.kube.http import resource_phrase
-from kubedog_ci.kube.logs import parse_timestamp_ns
 from kubedog_ci.kube.messages import (
     ApiNote,
     LogAttached,
@@ -62,10 +59,9 @@ from kubedog_ci.kube.messages import (
     WatchFailed,
 )
 from kubedog_ci.reasons import ReasonClass
-from kubedog_ci.rules import State, Stream, Verdict, problems
-from kubedog_ci.rules.objects import consumed_secrets, is_pod_ready, meta, uid
+from kubedog_ci.rules import State, Verdict, problems
+from kubedog_ci.rules.objects import is_pod_ready, meta, uid
 from kubedog_ci.rules.problems import Problem
-from kubedog_ci.rules.profile import AWAITING_STATUS
 
 TICK = 0.05
 """Seconds the loop waits for a message before it checks timers (grace periods, timeout, stop)."""
@@ -135,9 +131,8 @@ class Tracker:
         since = None if options.logs_since is None else _rfc3339(self.started_wall - options.logs_since)
         self.logs = LogStreams(producers, sink, clock, max_streams=options.max_log_streams, since=since)
         self.diagnoses = diagnosis.PendingDiagnoses(producers, sink, clock)
-        self.starts = ContainerStarts()
-        self.secrets_seen: set[tuple[str, str]] = set()
-        """(namespace, name) of the Secrets read (or tried) for redaction."""
+        self.waits = Waits(options, clock, self.started, self.started_wall)
+        self.secrets = SecretReads(producers, sink, enabled=options.redact_secrets)
         self.cluster_error: str | None = None
         self.next_progress = self.started + PROGRESS_INTERVAL
 
@@ -324,50 +319,29 @@ class Tracker:
             return
         # A related type the account may not read (or that stayed away): judged without it, from what is left.
         self.synced.add((resource.group, resource.plural, item.namespace or ""))
-        stream = stream_of(resource) or Stream.EVENTS
-        lost = {state.profile.lost_without(stream, state.target.kind) for state in self.states.values()
-                if state.target.namespace == (item.namespace or "") and (resource, state.target.namespace) in
-                state.needs()}
-        self.sink.notice(f"{item.message}; continuing without {resource.plural} ({'; '.join(sorted(lost))})")
+        lost = sorted({loss for state in self.states.values() if (loss := state.loses(resource, item.namespace))})
+        self.sink.notice(f"{item.message}; continuing without {resource.plural} ({'; '.join(lost)})")
         self._judge_listed()
 
     # --- Kubernetes Events ----------------------------------------------------------------------------------
 
     def _kube_event(self, event: dict) -> None:
-        stamp = event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp") or \
-            meta(event).get("creationTimestamp") or ""
-        at = parse_timestamp_ns(stamp)
-        if at is not None and at < math.floor(self.started_wall) * 1_000_000_000:
-            return  # from before this run: about an earlier rollout, or already resolved
+        if kube_events.before(event, self.started_wall):
+            return
         for state, involved in self.ownership.about(event):
             if not state.final:
                 self._event_for(state, event, involved)
 
     def _event_for(self, state: TargetState, event: dict, involved: dict) -> None:
-        state.active = self.clock()
-        regarding = event.get("involvedObject") or {}
-        stream = STREAM_OF_KIND.get(regarding.get("kind") or "")
-        about_target = stream is None  # else about one of its Pods or other related objects (a Pod target's too)
-        subject = state.label if about_target else f"{type_label(RELATED_TYPES[stream])}/{regarding.get('name') or ''}"
-        reason = event.get("reason") or ""
-        if reason == "TriggeredScaleUp":
-            state.budget.scaled_up(regarding.get("uid") or "", self.clock())
-        if event.get("type") == "Warning":
-            notice = EventNotice(state.label, subject, "Warning", reason, event.get("message") or "",
-                                 int(event.get("count") or 1))
-            if state.remember(notice):
-                self.sink.event(notice)
-        if about_target and not state.profile.own_events_are_signs:
-            return
-        shown_as = "" if about_target else subject
-        problem = problems.event_problem(event, shown_as, involved,
-                                         job_pod=state.profile.controller_counts_pod_failures)
-        if problem is None and state.settling:
-            problem = problems.kill_event_problem(event, shown_as)
-        if problem is not None:
-            decided = self._observe(state, problem, self.clock())
-            if decided is not None:
-                self._fail_by_budget(state, decided)
+        now = state.active = self.clock()
+        reading = kube_events.read(state, event, involved)
+        if reading.scaled_up is not None:
+            state.budget.scaled_up(reading.scaled_up, now)
+        if reading.notice is not None and state.remember(reading.notice):
+            self.sink.event(reading.notice)
+        decided = self._observe(state, reading.problem, now) if reading.problem is not None else None
+        if decided is not None:
+            self._fail_by_budget(state, decided)
 
     # --- logs -----------------------------------------------------------------------------------------------
 
@@ -402,13 +376,14 @@ class Tracker:
         state.budget.allowed = state.allowed()
         related = state.profile.current_related(obj, self.view)
         pods = {uid(pod): pod for pod in state.profile.current_pods(obj, self.view)}
-        self._read_secrets(state.target.namespace, [obj, *pods.values()])
+        self.secrets.read(state.target.namespace, [obj, *pods.values()])
         previous, state.pods = state.pods, pods
         for gone in set(previous) - set(pods):
             state.budget.forget(gone)
             self._unfollow(previous[gone])
         fresh = set(pods) - set(previous)
-        self._tell_seen(state, [*related, *(pod for pod in pods.values() if uid(pod) in fresh)])
+        for record in state.news([*related, *(pod for pod in pods.values() if uid(pod) in fresh)]):
+            self.sink.seen(record)
         for pod_uid, pod in pods.items():
             if pod_uid in fresh:
                 for event in self.ownership.adopt(pod_uid):
@@ -429,35 +404,10 @@ class Tracker:
                 return
         self._judge(state)
 
-    def _read_secrets(self, namespace: str, objects: list[dict]) -> None:
-        """Before a line of a workload's logs is followed: read each Secret its Pods consume, once, so its values
-        are redacted wherever they show up (Options.redact_secrets). A Secret that cannot be read is a notice."""
-        if not self.options.redact_secrets:
-            return
-        for name in sorted({name for obj in objects for name in consumed_secrets(obj)}):
-            if (namespace, name) in self.secrets_seen:
-                continue
-            self.secrets_seen.add((namespace, name))
-            why = self.producers.read_secret(namespace, name)
-            if why is None:
-                self.sink.detail(f'read Secret "{name}" in namespace "{namespace}": its values are redacted')
-            elif why != "not found":  # a missing Secret has no values to print; its Pods report it
-                self.sink.notice(f'cannot read Secret "{name}" in namespace "{namespace}" ({why}): its values '
-                                 "cannot be redacted from logs")
-
     def _first_sight(self, state: TargetState, obj: dict) -> None:
-        """Tell the sink when the target's object is seen for the first time (or again after a deletion), and
-        whether it is ready then."""
+        """Tell the sink when the target's object is seen for the first time (or again after a deletion)."""
         if state.obj is None:
-            ready = state.profile.live(obj, self.view).state is State.READY
-            self.sink.seen(Seen(state.label, state.target.kind, state.target.name, ready))
-
-    def _tell_seen(self, state: TargetState, objects: list[dict]) -> None:
-        """Tell the sink of the objects of the target's current revision it has not told of yet."""
-        for obj in objects:
-            if uid(obj) not in state.told and uid(obj) != uid(state.obj or {}):
-                state.told.add(uid(obj))
-                self.sink.seen(Seen(state.label, obj.get("kind") or "", meta(obj).get("name") or ""))
+            self.sink.seen(state.seen_as(obj, self.view))
 
     def _refresh_final(self, state: TargetState) -> None:
         """A target with a verdict: nothing more to judge (engine.follow judges on)."""
@@ -465,7 +415,7 @@ class Tracker:
     def _weigh_pod(self, state: TargetState, pod: dict, now: float) -> bool:
         """Weigh one current Pod's status problems and follow its logs; True when it failed the target."""
         pod_uid = uid(pod)
-        self.starts.see(pod, self.started_wall + now - self.started)
+        self.waits.see(pod, now)
         found = state.profile.pod_problems(pod)
         state.budget.showing(pod_uid, problems.STATUS, {(problem.key, problem.reason) for problem in found})
         if is_pod_ready(pod):
@@ -486,55 +436,14 @@ class Tracker:
         return state.budget.observe(problem, now)
 
     def _judge(self, state: TargetState) -> None:
-        verdict = self._waited(state, state.profile.live(state.obj or {}, self.view))
+        verdict = self.waits.bend(state, state.profile.live(state.obj or {}, self.view))
         if verdict.state is State.FAILED:
-            self._fail(state, verdict, self._root_cause(state), by_rule=True)
+            self._fail(state, verdict, diagnosis.cause_of(state, self.view), by_rule=True)
         elif verdict.state is State.READY:
             state.final, state.finished = True, self.clock()
             self._report(state, verdict)
         else:
             self._report(state, verdict)
-
-    def _waited(self, state: TargetState, verdict: Verdict) -> Verdict:
-        """The rule's verdict, bent by what it cannot see, time: a custom resource's controller may not have
-        reported yet (its status grace), and a workload's Pods may still be killed by their own probes (its
-        settle window). Either sets when to judge it again."""
-        grace = state.profile.status_grace
-        if verdict.reason == AWAITING_STATUS and grace is not None:
-            now, grace = self.clock(), grace * self.options.grace_scale
-            generation = meta(state.obj or {}).get("generation")
-            if state.awaiting is None or state.awaiting[0] != generation:
-                state.awaiting = (generation, now)
-            left = state.awaiting[1] + grace - now
-            if left > 0:
-                state.recheck_at = now + left
-                return verdict
-            return Verdict(State.READY, "NoStatus", f"{state.subject} exists", (
-                f"no controller reported the status of {state.subject} within {grace:g}s (no Ready condition, no "
-                "status.observedGeneration): judged ready without one",))
-        if verdict.state is not State.READY or not state.profile.settles:
-            return verdict  # a flap back to progressing within the window leaves it settling: any new sign fails it
-        floor = self.options.settle if state.settings.settle is None else state.settings.settle
-        now = self.clock() if state.pods else 0.0
-        cluster_now = self.started_wall + now - self.started
-        until = settled_at(list(state.pods.values()), self.starts, cluster_now, floor, self.options.settle_max,
-                           self.options.grace_scale)
-        left = until - cluster_now if until is not None else 0.0
-        state.settling = left > 0
-        if not state.settling:
-            return verdict
-        state.recheck_at = now + left
-        return Verdict(State.PROGRESSING, "Settling", f"{verdict.message}; waiting {left:.1f}s for its Pods to "
-                       "outlive the window in which their own probes can still have them killed")
-
-    def _root_cause(self, state: TargetState) -> Problem | None:
-        """The Pod problem behind a failure the resource's own status declared (a Job's exits included)."""
-        candidates = [*state.budget.counted(), *state.budget.pending()]
-        for pod in state.pods.values():
-            candidates += problems.pod_problems(pod)
-        if state.obj is not None:
-            candidates += state.profile.object_problems(state.obj, self.view)
-        return diagnosis.root_cause(candidates)
 
     def _report(self, state: TargetState, verdict: Verdict) -> None:
         change = state.report(verdict)
