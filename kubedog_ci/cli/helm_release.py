@@ -6,7 +6,8 @@ namespaced list of Secrets (ConfigMaps with `--helm-driver configmap` or HELM_DR
 needs `list secrets` there. The newest revision is taken (the highest number, whatever its status, as `helm
 history` shows it last), or `--helm-revision N`; a notice says which. Its manifest's objects are resolved as `-f`
 manifests are, in the release's namespace unless they name another; those with no state to reach (ConfigMaps,
-RBAC, …) are left out, as apply-and-track leaves them out, and each keeps its tracking annotations. Hooks have
+RBAC, …) are left out, as apply-and-track leaves them out, judged from the manifest so that they are never read
+(an account needs no permission on them), and each keeps its tracking annotations. Hooks have
 run by the time `helm upgrade` returns, so they are left out unless `--helm-hooks`; a hook no longer in the
 cluster (deleted by its delete policy) is then named and skipped.
 """
@@ -97,24 +98,26 @@ def resolve(args: argparse.Namespace, verb: str = "tracking", cluster: Cluster |
         settings = {id(entry): settings_for(entry.manifest) for entry in chosen}
     except (HelmError, ManifestError) as err:
         raise InputError(str(err)) from err
+    # Judged from what Helm applied, before anything is read: a ConfigMap, Secret or Role of the release is not
+    # read at all, so an account that may read only what is tracked (and list the release) is enough.
+    trackable = [entry for entry in chosen if is_trackable(entry.manifest.obj["apiVersion"].rpartition("/")[0],
+                                                           entry.manifest.obj["kind"], entry.manifest.obj)]
     home = release.namespace or namespace
     refs = [Ref(entry.manifest.obj["kind"], entry.manifest.obj["metadata"]["name"],
                 entry.manifest.obj["metadata"].get("namespace") or home, entry.manifest.obj["apiVersion"])
-            for entry in chosen]
+            for entry in trackable]
     try:
         fetched = fetch(cluster, refs, home)
     except UnknownType as err:
         raise InputError(f"{release.label}: {err}") from err
     resolved = Resolved(cluster, release)
     left = {"not tracked by annotation": len(named) - len(chosen), "hook{s} no longer in the cluster": 0,
-            "with no state to reach": 0, "named by generateName alone": len(found) - len(named)}
-    for live, entry in zip(fetched, chosen, strict=True):
+            "with no state to reach": len(chosen) - len(trackable),
+            "named by generateName alone": len(found) - len(named)}
+    for live, entry in zip(fetched, trackable, strict=True):
         if entry.hook is not None and live.obj is None:
             resolved.notices.append(_gone_hook(live, entry))
             left["hook{s} no longer in the cluster"] += 1
-            continue
-        if not is_trackable(live.resource.group, live.resource.kind, live.obj or entry.manifest.obj):
-            left["with no state to reach"] += 1
             continue
         target = Target(live.resource, live.namespace, live.ref.name)
         if target.key in resolved.sources:

@@ -205,6 +205,20 @@ def test_a_release_with_nothing_to_track_is_ready(shared_cluster: SimCluster, kc
             "the release is ready once applied") in run.out, run
 
 
+def test_an_account_that_may_read_the_tracked_kinds_and_list_secrets_is_enough(shared_cluster: SimCluster,
+                                                                               kc: Kube, ns: str) -> None:
+    install(shared_cluster, kc, ns, *history(ns))  # revision 10 has a ConfigMap this account may not read
+    read = ["get", "list", "watch"]
+    kubeconfig = shared_cluster.service_account_kubeconfig(ns, "tracker", rules=[
+        {"apiGroups": ["apps"], "resources": ["deployments", "replicasets"], "verbs": read},
+        {"apiGroups": [""], "resources": ["pods", "services", "events"], "verbs": read},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}])
+    run = track(shared_cluster, ns, "--helm-release", "web", kubeconfig=kubeconfig)
+    assert run.code == 0, run
+    assert run.verdicts() == {"svc/web": "ready", "deploy/web": "ready", "deploy/api": "ready"}, run
+
+
 def test_chart_annotations_are_honoured(shared_cluster: SimCluster, kc: Kube, ns: str) -> None:
     slow = {"sim.kubedog-ci.io/pull-seconds": "100000"}
     rls = release("web", ns, 1, templates(

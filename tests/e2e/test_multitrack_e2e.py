@@ -38,7 +38,7 @@ def test_the_example_of_kubedogs_command(shared_cluster: SimCluster, kc: Kube, n
     kc.apps.create_namespaced_deployment(ns, deployment("mydeploy", spec=pod_spec(**LATE_READY)))
     kc.apps.create_namespaced_deployment(ns, deployment("myresource", spec={"containers": containers}))
     kc.apps.create_namespaced_stateful_set(ns, statefulset("mysts"))
-    run = multitrack(shared_cluster, CLI_EXAMPLE.replace('"myns"', json.dumps(ns)))
+    run = multitrack(shared_cluster, CLI_EXAMPLE.replace('"myns"', json.dumps(ns)), "--logs-since", "all")
     assert run.code == 0, run
     assert run.verdicts() == {"deploy/mydeploy": "ready", "deploy/myresource": "ready", "sts/mysts": "ready"}, run
     shown = {line.split("] | ")[1] for line in run.lines if line.startswith("deploy/myresource po/") and "] | " in line}
