@@ -22,6 +22,7 @@ from kubedog_ci.cli import (
     demo_command,
     exit_codes,
     follow_command,
+    multitrack_command,
     rollout_command,
     sim_command,
     status_command,
@@ -29,7 +30,8 @@ from kubedog_ci.cli import (
 from kubedog_ci.cli.errors import report
 from kubedog_ci.errors import InputError, KubedogError
 
-COMMANDS = (apply_command, rollout_command, follow_command, status_command, demo_command, sim_command)
+COMMANDS = (apply_command, rollout_command, follow_command, status_command, multitrack_command, demo_command,
+            sim_command)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -13,7 +13,7 @@ import json
 import sys
 from dataclasses import dataclass
 
-from kubedog_ci.cli import exit_codes
+from kubedog_ci.cli import exit_codes, helm_release
 from kubedog_ci.cli.cluster_args import (
     add_cluster_flags,
     add_secret_redaction_flag,
@@ -38,6 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     status.add_argument("--offline", action="store_true",
                         help="judge the objects in the files as given (with their status); no cluster needed")
     status.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    helm_release.add_flags(status, "judge")
     add_cluster_flags(status)
     add_secret_redaction_flag(status)
     status.set_defaults(run=run)
@@ -61,10 +62,14 @@ class Row:
 def run(args: argparse.Namespace) -> int:
     from kubedog_ci.manifests.reader import ManifestError, read_paths
 
-    if args.offline and args.resources:
-        raise InputError("--offline judges objects read with -f; RESOURCE arguments need the cluster")
+    helm_release.check_flags(args)
+    if args.offline and (args.resources or args.helm_release):
+        raise InputError("--offline judges objects read with -f; RESOURCE arguments and --helm-release need the "
+                         "cluster")
+    if args.helm_release:
+        return _helm_release(args)
     if not args.resources and not args.filename:
-        raise InputError("name the objects: RESOURCE arguments (e.g. deploy/web) or -f FILE")
+        raise InputError("name the objects: RESOURCE arguments (e.g. deploy/web), -f FILE or --helm-release NAME")
     try:
         manifests = read_paths(args.filename)
     except ManifestError as err:
@@ -81,6 +86,24 @@ def run(args: argparse.Namespace) -> int:
                 Row(f.resource.api_version, f.resource.kind, f.namespace, f.ref.name, "failed", "NotFound",
                     f.not_found_message)
                 for f in fetched]
+    _print(rows, args.output)
+    return exit_codes.for_verdicts(row.verdict for row in rows)
+
+
+def _helm_release(args: argparse.Namespace) -> int:
+    """The objects of a Helm release that have a state to reach, judged now."""
+    def warn(message: str) -> None:
+        print(f"kubedog: {message}", file=sys.stderr)
+
+    found = helm_release.resolve(args, "judging")
+    for notice in found.notices:
+        warn(notice)
+    redact_consumed_secrets(args, found.cluster, [(f.namespace, f.obj) for f in found.fetched if f.obj is not None],
+                            warn)
+    rows = [_row(f.obj, f.namespace) if f.obj is not None else
+            Row(f.resource.api_version, f.resource.kind, f.namespace, f.ref.name, "failed", "NotFound",
+                f.not_found_message)
+            for f in found.fetched]
     _print(rows, args.output)
     return exit_codes.for_verdicts(row.verdict for row in rows)
 

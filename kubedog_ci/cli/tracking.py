@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import signal
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from kubedog_ci.cli import exit_codes
+from kubedog_ci.cli import exit_codes, helm_release
 from kubedog_ci.cli.cluster_args import (
     add_cluster_flags,
     add_secret_redaction_flag,
@@ -42,6 +43,7 @@ def add_target_flags(parser: argparse.ArgumentParser, verb: str) -> None:
                         "repeatable")
     parser.add_argument("-l", "--selector", metavar="SELECTOR",
                         help=f"{verb} every object of the RESOURCE kinds matching this label selector")
+    helm_release.add_flags(parser, verb)
     add_cluster_flags(parser)
     add_output_flags(parser)
     add_permissions_flag(parser)
@@ -144,17 +146,22 @@ def _duration(args: argparse.Namespace, name: str) -> float:
 
 
 def run_engine(args: argparse.Namespace, options: Options) -> Outcome:
-    """Resolve the named objects and track them (see `track_targets`)."""
+    """Resolve the named objects (or the Helm release's) and track them (see `track_targets`)."""
+    helm_release.check_flags(args)
+    if args.helm_release:
+        found = helm_release.resolve(args, "following" if options.follow else "tracking")
+        return track_targets(args, found.cluster, found.targets, options, found.settings, sources=found.sources,
+                             notices=found.notices)
     cluster, targets, sources = resolve_targets(args)
     return track_targets(args, cluster, targets, options, sources=sources)
 
 
 def track_targets(args: argparse.Namespace, cluster: Cluster, targets: list[Target], options: Options,
                   settings: Mapping[TargetKey, TargetSettings] | None = None, *, sink: Sink | None = None,
-                  sources: Mapping[TargetKey, str] | None = None) -> Outcome:
+                  sources: Mapping[TargetKey, str] | None = None, notices: Iterable[str] = ()) -> Outcome:
     """Run the engine on the targets and return its outcome; SIGINT and SIGTERM stop it with a summary. The sink
     is built from the flags unless given; `sources` (a target's manifest FILE:LINE) point CI annotations and
-    JUnit at the manifests."""
+    JUnit at the manifests; `notices` are told to the sink first."""
     from kubedog_ci.engine.target import labels
     from kubedog_ci.engine.tracker import Interrupt
     from kubedog_ci.library import run_tracking
@@ -162,6 +169,8 @@ def track_targets(args: argparse.Namespace, cluster: Cluster, targets: list[Targ
     if sink is None:
         names = labels(targets)
         sink = build_sink(args, {names[key]: source for key, source in (sources or {}).items() if key in names})
+    for notice in notices:
+        sink.notice(notice)
     interrupt = Interrupt()
     with _signals(interrupt):
         return run_tracking(cluster, targets, options, sink, settings=settings, interrupt=interrupt, join=False)
@@ -190,6 +199,12 @@ def check_permissions(args: argparse.Namespace) -> int:
     from kubedog_ci.kube.discovery import UnknownResource, discover, resolve
     from kubedog_ci.kube.fetch import UnknownType, resolve_ref
 
+    helm_release.check_flags(args)
+    if args.helm_release:
+        cluster = connect(args)
+        return check(cluster, *helm_release.permissions(
+            args, cluster, secrets=args.secret_redaction,
+            warn=lambda message: print(f"kubedog: {message}", file=sys.stderr)))
     manifests = _read_named(args)
     cluster = connect(args)
     resources, namespace = discover(cluster), args.namespace or cluster.namespace
@@ -211,7 +226,8 @@ def _read_named(args: argparse.Namespace) -> list[Manifest]:
     from kubedog_ci.manifests.reader import ManifestError, read_paths
 
     if not args.resources and not args.filename:
-        raise InputError("name the objects: RESOURCE arguments (e.g. deploy/web), -f FILE, or KIND -l SELECTOR")
+        raise InputError("name the objects: RESOURCE arguments (e.g. deploy/web), -f FILE, KIND -l SELECTOR, or "
+                         "--helm-release NAME")
     if args.selector and (args.filename or not args.resources or any("/" in word for word in args.resources)):
         raise InputError("-l selects objects of the RESOURCE kinds: give kinds only (e.g. deploy -l app=web)")
     try:

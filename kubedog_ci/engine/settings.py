@@ -30,9 +30,15 @@ class TargetSettings:
 
     fail_mode: FailMode = FailMode.FAIL
     failures_allowed_per_replica: int | None = None
+    failures_allowed: int | None = None
+    """Its whole failure budget, whatever its replicas (kubedog's AllowFailuresCount), instead of
+    failures_allowed_per_replica x replicas."""
     no_activity_timeout: float | None = None
     """Seconds without any change of the target, its current Pods or ReplicaSet, an Event about them or a log line
     of its Pods, before it fails (NoActivity)."""
+    timeout: float | None = None
+    """Seconds from the start of its tracking after which it fails (Timeout) if it has no verdict yet, whatever
+    the run's timeout; a target whose failure is hoped on (fail mode hope) then stays failed."""
     skip_logs: bool = False
     log_containers: frozenset[str] | None = None
     """Only these containers' logs are shown (None: all)."""

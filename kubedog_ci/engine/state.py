@@ -189,14 +189,20 @@ class TargetState:
         return self.profile.lost_without(stream_of(resource) or Stream.EVENTS, self.target.kind)
 
     def allowed(self) -> int:
-        """Its failure budget: per_replica x the replicas its profile counts."""
+        """Its failure budget: its own whole budget if it has one, else per_replica x the replicas its profile
+        counts."""
+        if self.settings.failures_allowed is not None:
+            return self.settings.failures_allowed
         return self.per_replica * self.profile.replicas(self.obj or {})
 
     def budget_text(self) -> str:
-        """How the budget was spent, for a diagnosis: `2 failures counted, 1 allowed (1 per replica x 1 replica)`."""
+        """How the budget was spent, for a diagnosis: `2 failures counted, 1 allowed (1 per replica x 1 replica)`,
+        or `(for the whole resource)` when it has a budget of its own."""
+        counted = f"{self.budget.failures} failures counted, {self.budget.allowed} allowed"
+        if self.settings.failures_allowed is not None:
+            return f"{counted} (for the whole resource)"
         count = self.profile.replicas(self.obj or {})
-        return (f"{self.budget.failures} failures counted, {self.budget.allowed} allowed ({self.per_replica} per "
-                f"replica x {count} replica{'' if count == 1 else 's'})")
+        return f"{counted} ({self.per_replica} per replica x {count} replica{'' if count == 1 else 's'})"
 
     def report(self, verdict: Verdict) -> StatusChange | None:
         """Take the verdict as its state; the StatusChange to tell the sink, or None when nothing shown changed."""

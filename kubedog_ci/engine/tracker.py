@@ -13,10 +13,10 @@ thread, so no state is shared and the decisions can be tested by putting message
    a stop request, or when a target's own watch fails (a cluster error); then the summary. In follow mode only
    the last two end it: a target with a verdict re-opens when its object starts a new revision.
 
-Each target's TargetSettings (engine.settings) bend this: its failure budget, a no-activity timeout, which logs
-are followed and shown, whether its failure fails the run (fail mode), and whether the run waits for it
-(blocking). Which targets an object or Event concerns is engine.ownership's answer; diagnoses that wait for a
-crashed container's log are engine.diagnosis's PendingDiagnoses.
+Each target's TargetSettings (engine.settings) bend this: its failure budget, a no-activity timeout, a timeout of
+its own, which logs are followed and shown, whether its failure fails the run (fail mode), and whether the run
+waits for it (blocking). Which targets an object or Event concerns is engine.ownership's answer; diagnoses that
+wait for a crashed container's log are engine.diagnosis's PendingDiagnoses.
 """
 
 from __future__ import annotations
@@ -217,9 +217,11 @@ class Tracker:
                 if state.final:
                     continue
             decided = state.budget.tick(now)
-            quiet = state.settings.no_activity_timeout
+            quiet, limit = state.settings.no_activity_timeout, state.settings.timeout
             if decided is not None:
                 self._fail_by_budget(state, decided)
+            elif limit is not None and now - state.started >= limit:
+                self._time_out(state, limit)
             elif quiet is not None and not state.hoping and now - state.active >= quiet:
                 # A hoping target has failed already: NoActivity would only bury its real diagnosis.
                 message = f"no activity for {quiet:g}s" + (f": {state.message}" if state.message else "")
@@ -228,6 +230,17 @@ class Tracker:
         if now >= self.next_progress:
             self.next_progress = now + PROGRESS_INTERVAL
             self.sink.progress([progress_row(state, now) for state in self.states.values()])
+
+    def _time_out(self, state: TargetState, limit: float) -> None:
+        """Its own timeout passed without a verdict: it fails (Timeout), with its last status. A hoping target has
+        failed already and was diagnosed: the wait for it to recover ends, and it stays failed."""
+        if state.hoping:
+            state.final, state.finished = True, self.clock()
+            self.sink.notice(f"{state.label}: still failed after its timeout of {limit:g}s ({state.reason}): "
+                             "no longer waited for")
+            return
+        message = f"no verdict after {limit:g}s" + (f": {state.message}" if state.message else "")
+        self._fail(state, Verdict(State.FAILED, "Timeout", message), None, by_rule=True)
 
     def outcome(self, timed_out: bool, signum: int | None) -> Outcome:
         now = self.clock()

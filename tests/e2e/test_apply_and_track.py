@@ -584,6 +584,22 @@ def test_no_activity_timeout(shared_cluster: SimCluster, new_ns: str, tmp_path: 
     assert run.headline("deploy/stuck").startswith("deploy/stuck FAILED: NoActivity"), run
 
 
+@pytest.mark.parametrize("annotation", [("kubedog-ci.io/timeout", "2s"), ("krane.shopify.io/timeout-override", "PT2S")])
+def test_its_own_timeout_fails_it_before_the_runs(shared_cluster: SimCluster, new_ns: str, tmp_path: Path,
+                                                  annotation: tuple[str, str]) -> None:
+    ns = new_ns
+    slow_web = slow("web", ns, dict([annotation]), seconds="100000")
+    run = apply(shared_cluster, "-f", write(tmp_path / "release.yaml", namespace(ns), slow_web, deployment("api", ns)),
+                timeout="30s")
+    assert run.code == 1, run
+    assert run.verdicts() == {"deploy/web": "FAILED", "deploy/api": "ready"}, run
+    headline = run.headline("deploy/web")
+    assert headline.startswith("deploy/web FAILED: Timeout: no verdict after 2s: "), run
+    assert headline.endswith('Waiting for deployment "web" rollout to finish: 0 of 1 updated replicas are '
+                             "available..."), run  # its last status
+    assert 2.0 <= run.elapsed < 20, run
+
+
 TWO_CONTAINERS = [container("one", f"echo line from one; {FOREVER}", **LATE_READY),
                   container("two", f"echo line from two; {FOREVER}", **LATE_READY)]
 

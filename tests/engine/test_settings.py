@@ -89,6 +89,76 @@ def test_failures_allowed_per_replica_is_the_targets_own(option: int, setting: i
     assert ("budget", budget) in diagnosis.details
 
 
+def test_a_whole_budget_replaces_the_per_replica_one() -> None:
+    harness = synced(TargetSettings(failures_allowed=2, failures_allowed_per_replica=0))
+    for number in range(2):
+        harness.put(PODS, crash(number), "MODIFIED")
+        assert harness.state() is State.PROGRESSING
+    harness.put(PODS, crash(2), "MODIFIED")
+    assert harness.state() is State.FAILED
+    (diagnosis,) = harness.sink.diagnoses
+    assert ("budget", "3 failures counted, 2 allowed (for the whole resource)") in diagnosis.details
+
+
+# --- its own timeout ----------------------------------------------------------------------------------------
+
+
+def test_its_timeout_fails_it_with_its_last_status() -> None:
+    harness = synced(TargetSettings(timeout=30))
+    last = harness.sink.statuses[-1].message
+    harness.clock.now += 29.9
+    harness.tracker.tick()
+    assert harness.state() is State.PROGRESSING
+    harness.clock.now += 0.1
+    harness.tracker.tick()
+    assert harness.state() is State.FAILED
+    (diagnosis,) = harness.sink.diagnoses
+    assert diagnosis.headline == f"deploy/web FAILED: Timeout: no verdict after 30s: {last}"
+    assert harness.sink.statuses[-1].reason == "Timeout"
+
+
+def test_activity_does_not_put_its_timeout_off() -> None:
+    harness = synced(TargetSettings(timeout=30, no_activity_timeout=20))
+    for _ in range(3):
+        harness.clock.now += 10
+        ACTIVITY["its object"](harness)
+        harness.tracker.tick()
+    assert [d.reason for d in harness.sink.diagnoses] == ["Timeout"]
+
+
+def test_its_timeout_does_not_touch_a_target_with_a_verdict() -> None:
+    harness = Harness(WEB, settings={WEB.key: TargetSettings(timeout=30)})
+    harness.put(DEPLOYMENTS, deployment(ready=True))
+    harness.sync(DEPLOYMENTS, PODS, EVENTS, REPLICASETS)
+    harness.clock.now += 3600
+    harness.tracker.tick()
+    assert harness.state() is State.READY and harness.sink.diagnoses == []
+
+
+def test_its_timeout_ends_a_run_whose_timeout_is_later() -> None:
+    harness = Harness(WEB, API, settings={API.key: TargetSettings(timeout=2)}, timeout=60)
+    harness.clock.step = 0.5
+    outcome = run(harness, ObjectEvent(DEPLOYMENTS, "ADDED", api()), *SYNCS,
+                  ObjectEvent(DEPLOYMENTS, "ADDED", deployment(ready=True)))
+    assert result(outcome, "deploy/api").reason == "Timeout"
+    assert result(outcome, "deploy/web").state is State.READY
+    assert [r.label for r in outcome.failed] == ["deploy/api"] and not outcome.timed_out
+    assert outcome.duration < 10
+
+
+def test_its_timeout_ends_the_wait_for_a_hoping_target_which_stays_failed() -> None:
+    harness = synced(TargetSettings(fail_mode=FailMode.HOPE, timeout=30))
+    harness.put(PODS, web_pod("web-bbb-1", "rs-2", waiting(reason="ImagePullBackOff", message=NOT_FOUND)))
+    assert harness.state() is State.FAILED and not harness.tracker.states[WEB.key].final
+    harness.clock.now += 30
+    harness.tracker.tick()
+    state = harness.tracker.states[WEB.key]
+    assert state.final and state.reason == "ImagePullBackOff"
+    assert [d.reason for d in harness.sink.diagnoses] == ["ImagePullBackOff"]
+    assert harness.sink.notices == ["deploy/web: still failed after its timeout of 30s (ImagePullBackOff): no longer "
+                                    "waited for"]
+
+
 # --- no activity --------------------------------------------------------------------------------------------
 
 

@@ -48,6 +48,14 @@ def comparable(settings: TargetSettings) -> dict[str, object]:
     ({"werf.io/log-regex-for-app": "werf", "kubedog-ci.io/log-regex-for-app": "ours"},
      {"log_regex_for": (("app", "ours"),)}),
     ({"werf.io/weight": "10", "werf.io/replicas-on-creation": "1", "example.com/fail-mode": "x"}, {}),
+    ({"kubedog-ci.io/timeout": "5m"}, {"timeout": 300.0}),
+    ({"kubedog-ci.io/timeout": "PT1M30S"}, {"timeout": 90.0}),
+    ({"krane.shopify.io/timeout-override": "45s"}, {"timeout": 45.0}),
+    ({"krane.shopify.io/timeout-override": "PT0.25H"}, {"timeout": 900.0}),
+    ({"krane.shopify.io/timeout-override": "1H30M"}, {"timeout": 5400.0}),
+    ({"krane.shopify.io/timeout-override": "P1D"}, {"timeout": 86400.0}),
+    ({"krane.shopify.io/timeout-override": "10m", "kubedog-ci.io/timeout": "2m"}, {"timeout": 120.0}),
+    ({"krane.shopify.io/required-rollout": "full", "werf.io/timeout": "1s"}, {}),
 ])
 def test_settings(annotations: dict[str, object], changed: dict[str, object]) -> None:
     assert comparable(settings_for(manifest(annotations))) == comparable(TargetSettings()) | changed
@@ -80,6 +88,11 @@ def test_tracked(annotations: dict[str, object], expected: bool) -> None:
      'string; annotation values must be strings: quote it, "3"'),
     ({"kubedog-ci.io/skip-log": "true"}, "app.yaml:7: annotation kubedog-ci.io/skip-log is not a kubedog-ci "
      "annotation (known: track, fail-mode,"),
+    ({"kubedog-ci.io/timeout": "0s"}, 'kubedog-ci.io/timeout: "0s" is not a duration > 0 (e.g. 90s, 5m, 1h30m, or '
+     "ISO 8601: PT5M)"),
+    ({"krane.shopify.io/timeout-override": "PT"}, 'krane.shopify.io/timeout-override: "PT" is not a duration > 0'),
+    ({"krane.shopify.io/timeout-override": "soon"}, '"soon" is not a duration > 0'),
+    ({"krane.shopify.io/timeout-override": 30}, "krane.shopify.io/timeout-override: 30 is not a string"),
 ])
 def test_bad_values(annotations: dict[str, object], message: str) -> None:
     with pytest.raises(ManifestError) as error:
