@@ -188,6 +188,17 @@ class TargetState:
             return None
         return self.profile.lost_without(stream_of(resource) or Stream.EVENTS, self.target.kind)
 
+    def overdue(self, now: float) -> Verdict | None:
+        """The failure its own timeout (Timeout) or no-activity timeout (NoActivity) gives at `now` (monotonic),
+        if one has passed. A hoping target has failed already: NoActivity would only bury its real diagnosis."""
+        limit, quiet = self.settings.timeout, self.settings.no_activity_timeout
+        last = f": {self.message}" if self.message else ""
+        if limit is not None and now - self.started >= limit:
+            return Verdict(State.FAILED, "Timeout", f"no verdict after {limit:g}s{last}")
+        if quiet is not None and not self.hoping and now - self.active >= quiet:
+            return Verdict(State.FAILED, "NoActivity", f"no activity for {quiet:g}s{last}")
+        return None
+
     def allowed(self) -> int:
         """Its failure budget: its own whole budget if it has one, else per_replica x the replicas its profile
         counts."""

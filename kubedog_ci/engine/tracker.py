@@ -217,30 +217,24 @@ class Tracker:
                 if state.final:
                     continue
             decided = state.budget.tick(now)
-            quiet, limit = state.settings.no_activity_timeout, state.settings.timeout
             if decided is not None:
                 self._fail_by_budget(state, decided)
-            elif limit is not None and now - state.started >= limit:
-                self._time_out(state, limit)
-            elif quiet is not None and not state.hoping and now - state.active >= quiet:
-                # A hoping target has failed already: NoActivity would only bury its real diagnosis.
-                message = f"no activity for {quiet:g}s" + (f": {state.message}" if state.message else "")
-                self._fail(state, Verdict(State.FAILED, "NoActivity", message), None, by_rule=True)
+            elif (overdue := state.overdue(now)) is not None:
+                self._time_out(state, overdue)
         self.diagnoses.finish(wait=False)
         if now >= self.next_progress:
             self.next_progress = now + PROGRESS_INTERVAL
             self.sink.progress([progress_row(state, now) for state in self.states.values()])
 
-    def _time_out(self, state: TargetState, limit: float) -> None:
-        """Its own timeout passed without a verdict: it fails (Timeout), with its last status. A hoping target has
-        failed already and was diagnosed: the wait for it to recover ends, and it stays failed."""
+    def _time_out(self, state: TargetState, overdue: Verdict) -> None:
+        """Its own timeout (or no-activity timeout) passed without a verdict: it fails with its last status. A
+        hoping target has failed already and was diagnosed: the wait for it to recover ends, and it stays failed."""
         if state.hoping:
             state.final, state.finished = True, self.clock()
-            self.sink.notice(f"{state.label}: still failed after its timeout of {limit:g}s ({state.reason}): "
-                             "no longer waited for")
+            self.sink.notice(f"{state.label}: still failed after its timeout of {state.settings.timeout:g}s "
+                             f"({state.reason}): no longer waited for")
             return
-        message = f"no verdict after {limit:g}s" + (f": {state.message}" if state.message else "")
-        self._fail(state, Verdict(State.FAILED, "Timeout", message), None, by_rule=True)
+        self._fail(state, overdue, None, by_rule=True)
 
     def outcome(self, timed_out: bool, signum: int | None) -> Outcome:
         now = self.clock()
