@@ -128,7 +128,7 @@ def test_a_custom_resource_whose_controller_never_writes_status(shared_cluster: 
 
 def test_a_custom_resource_with_observed_generation_behind_a_new_generation(shared_cluster: SimCluster, kc: Kube,
                                                                            ns: str, widgets: str) -> None:
-    widget(kc, ns, "gear", {"sim.kubedog-ci.io/ready-after-seconds": "20"}, {"size": 1})
+    widget(kc, ns, "gear", {"sim.kubedog-ci.io/ready-after-seconds": "100"}, {"size": 1})  # 2s here
     assert track(shared_cluster, ns, "widget.example.com/gear").code == 0
     kc.custom.patch_namespaced_custom_object("example.com", "v1", ns, "widgets", "gear", {"spec": {"size": 2}})
     run = track(shared_cluster, ns, "widget.example.com/gear")
