@@ -3,7 +3,7 @@ counter rule, with `ReplicaFailure=True` kept progressing as kstatus does."""
 
 from __future__ import annotations
 
-from kubedog_ci.rules import common
+from kubedog_ci.rules import common, selectors
 from kubedog_ci.rules.objects import controlled_by, meta, uid
 from kubedog_ci.rules.problems import Problem, replicaset_problems
 from kubedog_ci.rules.profile import KindProfile, Related, Stream, always
@@ -46,7 +46,8 @@ def _progress(obj: dict) -> tuple[int | None, int | None]:
     return common.count(common.status(obj), "readyReplicas"), common.desired_replicas(obj)
 
 
-PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), current_pods=_pods, replicas=common.desired_replicas,
+PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), selects=selectors.workload,
+                      current_pods=_pods, replicas=common.desired_replicas,
                       progress=_progress, object_problems=_problems, tracked=always, settles=True,
                       without={Stream.PODS: "ready from its own status; a failing Pod is not seen: the run ends at "
                                "its timeout"})
