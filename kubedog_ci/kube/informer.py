@@ -72,7 +72,8 @@ class Informer(threading.Thread):
     Every object put on `out` carries `kind` and `apiVersion` (list items lack them). Event types are the
     informer's own view: ADDED for an object it had not reported, MODIFIED for a new resourceVersion of one it
     had, DELETED (with the last state it knew) for one that is gone or no longer matches the selectors.
-    `relists` counts the lists after the first (410 Gone), for tests and diagnostics. `remember` picks what is kept
+    `relists` counts the recoveries from 410 Gone (a list after the first; with `since`, a new version taken), for
+    tests and diagnostics. `remember` picks what is kept
     of each object to compare a relist with (its resourceVersion) and to report it deleted with (default: all of
     it): a reader that needs an object only once, as the engine does Events, need not keep thousands of them.
     `trim` picks what is reported of each object (default: all of it), so what no reader needs is dropped as soon
