@@ -301,10 +301,12 @@ def apply_and_track(manifests: Iterable[str | Mapping], *, namespace: str | None
         planned = validate(read, discover(cluster), lambda name: True, cluster.namespace, namespace)
     except ManifestError as err:
         raise InputError(str(err)) from err
-    chosen = dataclasses.replace(chosen, origin=cluster.now())
+    chosen = dataclasses.replace(chosen, origin=cluster.now(),
+                                 events_since=event_versions(cluster, (entry.namespace for entry in planned)))
     applied = Applier(cluster, field_manager=field_manager, force_conflicts=force_conflicts,
                       api_timeout=chosen.api_timeout).apply_all(apply_order(planned))
     tracked = tracked_targets([(entry.planned, entry.obj) for entry in applied], settings)
+    del applied  # the server's copies of what was applied: tracking reads its own
     return _run(cluster, [target for target, _, _ in tracked], chosen, feed or Feed(),
                 {target.key: chosen for target, chosen, _ in tracked})
 
@@ -460,10 +462,25 @@ def _targets(cluster: Cluster, resources: list[Resource], namespace: str | None)
     return list({(t := Target(f.resource, f.namespace, f.ref.name)).key: t for f in fetched}.values())
 
 
+def event_versions(cluster: Cluster, namespaces: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """(namespace, the resourceVersion of its Events now) for each namespace, by a list of one Event: taken before
+    an apply, so the run watches the Events from before it (Options.events_since) and transfers none older. A
+    namespace whose Events this account may not list is left out."""
+    from kubedog_ci.engine.state import EVENTS
+
+    found = []
+    for namespace in sorted({namespace for namespace in namespaces if namespace}):
+        version = cluster.collection_version(EVENTS.path(namespace), f'events in namespace "{namespace}"')
+        if version is not None:
+            found.append((namespace, version))
+    return tuple(found)
+
+
 def _options(**chosen: Any) -> Options:
     from kubedog_ci.engine.outcome import Options
 
-    known = {item.name for item in dataclasses.fields(Options)} - {"origin", "follow"}
+    known = {item.name for item in dataclasses.fields(Options)} - {"origin", "follow", "events_since",
+                                                                    "selective_watches"}
     unknown = sorted(set(chosen) - known)
     if unknown:
         raise TypeError(f"unexpected argument{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from kubedog_ci.apply import Applier
     from kubedog_ci.engine.target import labels
     from kubedog_ci.kube.discovery import discover
-    from kubedog_ci.library import tracked_targets
+    from kubedog_ci.library import event_versions, tracked_targets
     from kubedog_ci.manifests.order import apply_order
     from kubedog_ci.manifests.reader import ManifestError
     from kubedog_ci.manifests.validate import validate
@@ -90,12 +90,15 @@ def run(args: argparse.Namespace) -> int:
     applier = Applier(cluster, field_manager=args.field_manager, force_conflicts=args.force_conflicts,
                       dry_run=dry_run, api_timeout=options.api_timeout,
                       report=lambda applied: sink.applied(_record(applied)))
-    options = dataclasses.replace(options, origin=cluster.now())  # the cluster's clock: see Cluster.now
+    if not dry_run:  # the cluster's clock (Cluster.now), and where its Events stand: the run takes both from here
+        options = dataclasses.replace(options, origin=cluster.now(), events_since=event_versions(
+            cluster, (entry.namespace for entry in planned)))
     applied = applier.apply_all(apply_order(planned))  # raises ApplyError (ApplyRejected) or ClusterError
     if dry_run:
         sink.notice(f"server dry run: the API server accepted all {len(applied)} objects; nothing was changed")
         return exit_codes.OK
     tracked = tracked_targets([(entry.planned, entry.obj) for entry in applied], settings)
+    del applied  # the server's copies of what was applied (a thousand Deployments): tracking reads its own
     if not tracked:
         sink.notice("nothing to track: every applied object is ready once applied")
         return exit_codes.OK

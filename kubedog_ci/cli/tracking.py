@@ -64,6 +64,10 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grace-scale", type=float, default=1.0, metavar="F",
                         help="multiply every grace period of the reason table by F (e.g. 0.02 against "
                         "'kubedog sim serve --time-scale 0.02'; default 1)")
+    # How many targets of a namespace get watches of their own (by name, by selector) before a type is watched
+    # once for all of them (Options.selective_watches): the knob of the measurement that chose the default
+    # (README, Benchmarks), not a user's.
+    parser.add_argument("--selective-watches", type=int, default=None, help=argparse.SUPPRESS)
 
 
 def add_verdict_flags(parser: argparse.ArgumentParser) -> None:
@@ -118,6 +122,8 @@ def options_from(args: argparse.Namespace, *, follow: bool = False) -> Options:
     shown = {"logs": args.logs, "logs_since": since, "grace_scale": args.grace_scale,
              "api_timeout": api_timeout(args), "max_log_streams": max_log_streams(args),
              "redact_secrets": args.secret_redaction}
+    if args.selective_watches is not None:
+        shown["selective_watches"] = max(0, args.selective_watches)
     if follow:
         return Options(timeout=0, fail_fast=False, follow=True, **shown)
     try:

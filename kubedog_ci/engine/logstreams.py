@@ -166,7 +166,7 @@ class LogStreams:
                 handle(item)
                 last_line = self.clock()
             elif isinstance(item, ObjectEvent) and stream_of(item.resource) is Stream.PODS:
-                view.apply(Stream.PODS, item.type, item.obj)
+                view.apply(Stream.PODS, item.type, item.obj, item.selector)
 
     def _pending(self, view: View, finished: set[str]) -> bool:
         """Whether a follower has not opened its stream yet (a failing API keeps it retrying), a Pod that has

@@ -40,6 +40,14 @@ class Options:
     redact_secrets: bool = True
     """Read the Secrets the tracked Pods consume, so their values are redacted from every output (a 403 on one is
     a notice)."""
+    events_since: tuple[tuple[str, str], ...] = ()
+    """(namespace, resourceVersion) of each namespace's Events when the run began (kubedog_ci.library.
+    event_versions, taken before an apply): its Events are watched from there, none older transferred. A
+    namespace not named here has its version taken when its watch starts (engine.watches)."""
+    selective_watches: int = 6
+    """The most targets of one namespace for which a resource type is watched per target, with a selector (by
+    name, by the target's selector); more share one unfiltered watch of the namespace (engine.watches). Chosen
+    by measurement: README, Benchmarks."""
     follow: bool = False
     """`kubedog follow`: never end on verdicts (only on a stop request or a cluster error); a target with a
     verdict re-opens when its object starts a new revision, and a deleted one is reported and waited for."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Protocol
 
 from kubedog_ci.kube.discovery import Resource
+from kubedog_ci.rules.selectors import EVERYTHING, Selector
 
 
 class Producers(Protocol):
@@ -20,8 +22,13 @@ class Producers(Protocol):
 
     queue: queue.Queue
 
-    def watch(self, resource: Resource, namespace: str | None) -> None:
-        """List then watch `resource` in `namespace` (None: cluster-scoped or all)."""
+    def watch(self, resource: Resource, namespace: str | None, selector: Selector = EVERYTHING, *,
+              since: str | None = None, trim: Callable[[dict], dict] | None = None) -> None:
+        """List then watch `resource` in `namespace` (None: cluster-scoped or all), only the objects `selector`
+        picks out; each ObjectEvent, Synced and WatchFailed of the watch carries the selector. `since`: not
+        listed, but watched from that resourceVersion of the collection ("": its version when the watch starts)
+        and Synced at once, for a type of which only what happens during the run matters (Events). `trim`: what
+        of each object is reported (default: all of it)."""
 
     def follow(self, namespace: str, pod: str, container: str, since: str | None) -> threading.Event:
         """Follow a container's log (across its restarts); setting the returned event stops it."""

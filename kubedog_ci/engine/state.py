@@ -52,28 +52,78 @@ ObjectKey = tuple[str, str]
 class View:
     """The latest version of every object of the related types, as the watchers reported them, indexed by the
     uids of their owners (objects.owner_uids): a workload's Pods are looked up, not searched for among the
-    thousands of a busy namespace. It is the `Related` lookup the kind profiles read."""
+    thousands of a busy namespace. It is the `Related` lookup the kind profiles read.
+
+    Several watches of one type may report one object (a Service's selector and its Deployment's pick the same
+    Pods), each in its own order: the view keeps the newest version (by resourceVersion, which the API server
+    hands out in commit order), and drops an object only when every watch that reported it has reported it gone
+    or no longer selected."""
 
     def __init__(self) -> None:
         self._objects: dict[Stream, dict[ObjectKey, dict]] = {}
         self._index: dict[tuple[Stream, str, str], dict[str, dict]] = {}
         """(stream, namespace, owner uid) -> the objects it owns, by name."""
         self._uids: dict[str, dict] = {}
+        self._holders: dict[tuple[Stream, str, str], object] = {}
+        """(stream, namespace, name) -> the watch (its selector) that reported the object, or the set of them
+        when more than one did."""
 
-    def apply(self, stream: Stream, change: str, obj: dict) -> None:
-        """Record an ADDED/MODIFIED/DELETED object of a related type."""
+    def apply(self, stream: Stream, change: str, obj: dict, source: object = None) -> tuple[str, dict] | None:
+        """Record an ADDED/MODIFIED/DELETED object of a related type, as the watch `source` (its selector) reported
+        it; what changed in the view (the change and the object as the view now has it, or last had it), or None
+        when nothing did: an older or equal version another watch already brought, or a watch letting go of an
+        object another still holds (whose newer version it may carry)."""
         store = self._objects.setdefault(stream, {})
         key = (meta(obj).get("namespace") or "", meta(obj).get("name") or "")
-        old = store.pop(key, None)
-        if old is not None:
-            self._uids.pop(uid(old), None)
-            for owner in owner_uids(old):
-                self._index.get((stream, key[0], owner), {}).pop(key[1], None)
-        if change != "DELETED":
-            store[key] = obj
-            self._uids[uid(obj)] = obj
-            for owner in owner_uids(obj):
-                self._index.setdefault((stream, key[0], owner), {})[key[1]] = obj
+        held = (stream, *key)
+        current = store.get(key)
+        order = 1 if current is None else _order(obj, current)
+        same = current is not None and uid(current) == uid(obj)
+        if current is not None and not same and (order < 0 or change == "DELETED"):
+            return None  # an older object of that name, from a watch behind the others, or its deletion
+        holders = self._holders.get(held) if same else None
+        sources = holders if isinstance(holders, set) else set() if holders is None else {holders}
+        if change == "DELETED":
+            sources.discard(source)
+            if sources:
+                self._hold(held, sources)
+                if order <= 0:
+                    return None
+                self._store(stream, key, obj)
+                return "MODIFIED", obj
+            self._holders.pop(held, None)
+            if current is None:
+                return None
+            self._unstore(stream, key)
+            return "DELETED", obj if order >= 0 else current
+        sources.add(source)
+        self._hold(held, sources)
+        if order <= 0:
+            return None
+        self._store(stream, key, obj)
+        return ("MODIFIED" if same else "ADDED"), obj
+
+    def _hold(self, held: tuple[Stream, str, str], sources: set) -> None:
+        self._holders[held] = next(iter(sources)) if len(sources) == 1 else sources
+
+    def _store(self, stream: Stream, key: ObjectKey, obj: dict) -> None:
+        self._unstore(stream, key)
+        self._objects[stream][key] = obj
+        self._uids[uid(obj)] = obj
+        for owner in owner_uids(obj):
+            self._index.setdefault((stream, key[0], owner), {})[key[1]] = obj
+
+    def _unstore(self, stream: Stream, key: ObjectKey) -> None:
+        old = self._objects[stream].pop(key, None)
+        if old is None:
+            return
+        self._uids.pop(uid(old), None)
+        for owner in owner_uids(old):
+            owned = self._index.get((stream, key[0], owner))
+            if owned is not None:
+                owned.pop(key[1], None)
+                if not owned:
+                    del self._index[(stream, key[0], owner)]
 
     def get(self, stream: Stream, namespace: str, name: str) -> dict | None:
         return self._objects.get(stream, {}).get((namespace, name))
@@ -86,6 +136,18 @@ class View:
 
     def in_namespace(self, stream: Stream, namespace: str) -> list[dict]:
         return [obj for (ns, _), obj in self._objects.get(stream, {}).items() if ns == namespace]
+
+
+def _order(obj: dict, than: dict) -> int:
+    """1 when `obj` is a later version than `than` (of the same object, or of another of the same name), 0 the same,
+    -1 an earlier one: by resourceVersion, the API server's commit order (etcd's revision, a number on every API
+    server; should one not be, or be missing, any other version counts as later)."""
+    mine, theirs = meta(obj).get("resourceVersion") or "", meta(than).get("resourceVersion") or ""
+    if not (mine and theirs):
+        return 1
+    if mine.isdigit() and theirs.isdigit():
+        return (int(mine) > int(theirs)) - (int(mine) < int(theirs))
+    return 0 if mine == theirs and uid(obj) == uid(than) else 1
 
 
 @dataclass
@@ -159,15 +221,6 @@ class TargetState:
         """`deployment "web"`: how kubectl names the target in its messages."""
         return f'{self.target.kind.lower()} "{self.target.name}"'
 
-    def needs(self) -> list[tuple[Resource, str]]:
-        """The watches whose view it is judged from: its own type, Events, and its profile's related types."""
-        target = self.target
-        found = [(target.resource, target.namespace)]
-        if target.namespace:
-            found.append((EVENTS, target.namespace))
-            found += [(RELATED_TYPES[stream], target.namespace) for stream in self.profile.streams]
-        return found
-
     def seen_as(self, obj: dict, related: Related) -> Seen:
         """Its object, seen: whether it is ready by its rule at that moment."""
         ready = self.profile.live(obj, related).state is State.READY
@@ -182,11 +235,13 @@ class TargetState:
                 found.append(Seen(self.label, obj.get("kind") or "", meta(obj).get("name") or ""))
         return found
 
-    def loses(self, resource: Resource, namespace: str | None) -> str | None:
-        """What tracking it loses when `resource` cannot be watched in `namespace`, or None if it does not use it."""
-        if self.target.namespace != (namespace or "") or (resource, self.target.namespace) not in self.needs():
+    def loses(self, resource: Resource, namespace: str) -> str | None:
+        """What tracking it loses when the related `resource` (or Events) cannot be watched in `namespace`, or None
+        if it does not use it."""
+        stream = stream_of(resource) or Stream.EVENTS
+        if self.target.namespace != namespace or not (stream is Stream.EVENTS or stream in self.profile.streams):
             return None
-        return self.profile.lost_without(stream_of(resource) or Stream.EVENTS, self.target.kind)
+        return self.profile.lost_without(stream, self.target.kind)
 
     def overdue(self, now: float) -> Verdict | None:
         """The failure its own timeout (Timeout) or no-activity timeout (NoActivity) gives at `now` (monotonic),

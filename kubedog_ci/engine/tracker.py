@@ -3,8 +3,10 @@
 Producers (shared watchers, log followers) only report; everything that decides a verdict happens here, on one
 thread, so no state is shared and the decisions can be tested by putting messages on the queue by hand. A run:
 
-1. one shared watch per (resource type, namespace) of the targets, one for Events per namespace, and one per
-   related type its kind profile asks for (rules.profile: Pods, ReplicaSets, ControllerRevisions);
+1. the watches engine.watches plans: each target's own object, the Events of its namespace (from the run's start,
+   never listed) and the related types its kind profile asks for (rules.profile: Pods, ReplicaSets,
+   ControllerRevisions, EndpointSlices), per target with a selector, or one shared per namespace when many
+   targets there use a type;
 2. each change: the target's rule, then the live failure signs (rules.problems) of its current-revision Pods,
    its other current related objects and Events, weighed by its failure budget (engine.budget);
 3. logs followed for every started container of the current revision's Pods, old revisions dropped
@@ -45,6 +47,7 @@ from kubedog_ci.engine.state import (
 )
 from kubedog_ci.engine.target import Target, TargetKey, labels
 from kubedog_ci.engine.waits import Waits
+from kubedog_ci.engine.watches import Plan, Watch, WatchKey, key_of
 from kubedog_ci.kube.discovery import Resource
 from kubedog_ci.kube.http import resource_phrase
 from kubedog_ci.kube.messages import (
@@ -59,9 +62,10 @@ from kubedog_ci.kube.messages import (
     WatchFailed,
 )
 from kubedog_ci.reasons import ReasonClass
-from kubedog_ci.rules import State, Verdict, problems
+from kubedog_ci.rules import State, Verdict, problems, slim
 from kubedog_ci.rules.objects import is_pod_ready, meta, uid
 from kubedog_ci.rules.problems import Problem
+from kubedog_ci.rules.selectors import EVERYTHING, Selector
 
 TICK = 0.05
 """Seconds the loop waits for a message before it checks timers (grace periods, timeout, stop)."""
@@ -125,9 +129,20 @@ class Tracker:
         """Every target in `waited` before this index has its verdict (verdicts are final but in follow mode)."""
         self.failed_run = False
         """A target's failure fails the run (what fail-fast stops at)."""
-        self.synced: set[tuple[str, str, str]] = set()
-        """(group, plural, namespace) of the watches whose initial list is in, or that could not be opened (a
-        related type the account may not read): nothing more will come from them, so nobody waits for them."""
+        self.plan = Plan(self.states.values(), options.selective_watches)
+        self.own: dict[TargetKey, WatchKey] = {key: self.plan.own(state).key for key, state in self.states.items()}
+        """The watch each target's own object comes from: only its word counts for the target (another watch of
+        the type may report the object too, or report it gone when it no longer matches that watch's selector)."""
+        self.needs: dict[TargetKey, tuple[list[Watch], bool]] = {
+            key: self.plan.needs(state, None) for key, state in self.states.items()}
+        """Each target's watches as its object last told (engine.watches.Plan.needs)."""
+        self.opened: set[WatchKey] = set()
+        self.synced: set[WatchKey] = set()
+        """The watches whose initial list is in, or that could not be opened (a related type the account may not
+        read): nothing more will come from them, so nobody waits for them."""
+        self.refused: set[tuple[str, str, str]] = set()
+        """(group, plural, namespace) of the related types a watch failed for: not asked for again, and told once."""
+        self.events_since = dict(options.events_since)
         since = None if options.logs_since is None else _rfc3339(self.started_wall - options.logs_since)
         self.logs = LogStreams(producers, sink, clock, max_streams=options.max_log_streams, since=since)
         self.diagnoses = diagnosis.PendingDiagnoses(producers, sink, clock)
@@ -138,27 +153,56 @@ class Tracker:
 
     # --- the run --------------------------------------------------------------------------------------------
 
-    def watches(self) -> list[tuple[Resource, str | None]]:
-        """The shared watches the targets need, each once."""
-        wanted: dict[tuple[str, str, str], tuple[Resource, str | None]] = {}
-        for state in self.states.values():
-            for resource, namespace in state.needs():
-                wanted.setdefault((resource.group, resource.plural, namespace), (resource, namespace or None))
+    def watches(self) -> list[Watch]:
+        """The watches to open at the start, each once: those the targets need before their objects are seen."""
+        wanted: dict[WatchKey, Watch] = {}
+        for watches, _ in self.needs.values():
+            for watch in watches:
+                wanted.setdefault(watch.key, watch)
         return list(wanted.values())
+
+    def _start(self, watch: Watch) -> None:
+        """Open a watch unless it is open, or its type is one the account may not read there (then it counts as
+        listed)."""
+        if watch.key in self.opened:
+            return
+        self.opened.add(watch.key)
+        if watch.where in self.refused:
+            self.synced.add(watch.key)
+            return
+        self.sink.detail(f"watching {_phrase(watch.resource, watch.namespace or None, watch.selector)}")
+        stream = stream_of(watch.resource)
+        events = (watch.resource.group, watch.resource.plural) == (EVENTS.group, EVENTS.plural)
+        # What is kept of each object (rules.slim): of a target's own, all a rule may read; of a related one, what
+        # the rules read; of an Event, nothing past the handling of it.
+        own = watch.key in self.own.values()
+        trim = slim.target if own else slim.RELATED[stream] if stream is not None else None
+        self.producers.watch(watch.resource, watch.namespace or None, watch.selector, trim=trim,
+                             since=self.events_since.get(watch.namespace, "") if events else None)
+
+    def _plan(self, state: TargetState, obj: dict | None) -> None:
+        """What the target is judged from, now that its object says more (its selector): new watches start."""
+        self.needs[state.target.key] = needs = self.plan.needs(state, obj)
+        for watch in needs[0]:
+            self._start(watch)
 
     def _complete(self, state: TargetState) -> bool:
         """True once every watch the target is judged from has listed: before that, a Job that failed before
-        the run looks like one without Pods, and its diagnosis would miss the Pod that failed."""
-        return all((resource.group, resource.plural, namespace) in self.synced
-                   for resource, namespace in state.needs())
+        the run looks like one without Pods, and its diagnosis would miss the Pod that failed. A target not
+        found needs only its own watch to have listed."""
+        if self.own[state.target.key] not in self.synced:
+            return False
+        if state.obj is None:
+            return True
+        watches, waiting = self.needs[state.target.key]
+        return not waiting and all(watch.key in self.synced for watch in watches)
 
     def run(self, interrupt: Interrupt | None = None) -> Outcome:
         """Start the watches, consume until the run ends, report the summary and return the outcome."""
         interrupt = interrupt or Interrupt()
         try:
-            for resource, namespace in self.watches():
-                self.sink.detail(f"watching {_phrase(resource, namespace)}")
-                self.producers.watch(resource, namespace)
+            for watch in self.watches():
+                self._start(watch)
             timed_out = False
             while not self._over(interrupt):
                 if self.options.timeout and self.clock() - self.started >= self.options.timeout:
@@ -269,15 +313,23 @@ class Tracker:
         if (resource.group, resource.plural) == (EVENTS.group, EVENTS.plural):
             self._kube_event(obj)
             return
+        namespace = meta(obj).get("namespace") or ""
         state = self.states.get(_key_of(resource, obj))
-        if state is not None:
+        if state is not None and self.own[state.target.key] == key_of(resource, namespace, item.selector) and not (
+                item.type == "DELETED" and state.obj is not None and uid(state.obj) != uid(obj)):
+            # (a deletion of an earlier object of its name, told after the new one by a relist, is none of its own)
             self.ownership.seen(state, obj)
+            if item.type != "DELETED":
+                self._plan(state, obj)
             self._target_changed(state, item.type, obj)
         stream = stream_of(resource)
         if stream is None:
             return
-        before = self.view.get(stream, meta(obj).get("namespace") or "", meta(obj).get("name") or "")
-        self.view.apply(stream, item.type, obj)
+        before = self.view.get(stream, namespace, meta(obj).get("name") or "")
+        changed = self.view.apply(stream, item.type, obj, item.selector)
+        if changed is None:
+            return  # another watch of the type brought this version, or a newer one, already
+        obj = changed[1]
         for other in self.ownership.owners(before, obj):  # before: a Pod that leaves its owner still concerns it
             if stream in other.profile.streams and other is not state:
                 concerned = self.ownership.concerns(other, obj)  # before: a Pod leaving the current revision counts
@@ -299,9 +351,8 @@ class Tracker:
         self._refresh(state)
 
     def _synced(self, item: Synced) -> None:
-        resource = item.resource
-        self.synced.add((resource.group, resource.plural, item.namespace or ""))
-        self.sink.detail(f"listed {_phrase(resource, item.namespace)}")
+        self.synced.add(key_of(item.resource, item.namespace, item.selector))
+        self.sink.detail(f"listed {_phrase(item.resource, item.namespace, item.selector)}")
         self._judge_listed()
 
     def _judge_listed(self) -> None:
@@ -318,16 +369,18 @@ class Tracker:
                                             f"{target.label} not found{where}: waiting for it to be created"))
 
     def _watch_failed(self, item: WatchFailed) -> None:
-        resource = item.resource
-        is_target = any((s.target.resource.group, s.target.resource.plural, s.target.namespace or None)
-                        == (resource.group, resource.plural, item.namespace) for s in self.states.values())
-        if is_target:
+        resource, namespace = item.resource, item.namespace or ""
+        key = key_of(resource, namespace, item.selector)
+        if key in self.own.values():
             self.cluster_error = item.message
             return
         # A related type the account may not read (or that stayed away): judged without it, from what is left.
-        self.synced.add((resource.group, resource.plural, item.namespace or ""))
-        lost = sorted({loss for state in self.states.values() if (loss := state.loses(resource, item.namespace))})
-        self.sink.notice(f"{item.message}; continuing without {resource.plural} ({'; '.join(lost)})")
+        self.synced.add(key)
+        where = key[:3]
+        if where not in self.refused:  # its other watches there fail the same way: told once, not asked again
+            self.refused.add(where)
+            lost = sorted({loss for state in self.states.values() if (loss := state.loses(resource, namespace))})
+            self.sink.notice(f"{item.message}; continuing without {resource.plural} ({'; '.join(lost)})")
         self._judge_listed()
 
     # --- Kubernetes Events ----------------------------------------------------------------------------------
@@ -481,7 +534,7 @@ class Tracker:
         self.diagnoses.add(state, verdict, cause, by_rule=by_rule, budget=budget)
 
 
-def _phrase(resource: Resource, namespace: str | None) -> str:
-    return resource_phrase(resource.plural, resource.group, namespace, resource.namespaced)
+def _phrase(resource: Resource, namespace: str | None, selector: Selector = EVERYTHING) -> str:
+    return resource_phrase(resource.plural, resource.group, namespace, resource.namespaced, selector)
 
 

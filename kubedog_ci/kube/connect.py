@@ -64,6 +64,15 @@ class Cluster:
                 self._skew = 0.0
         return time.time() + self._skew
 
+    def collection_version(self, path: str, what: str) -> str | None:
+        """The resourceVersion of the collection at `path` now, from a list of at most one object (the cheapest read
+        that carries it); None when this account may not list it (the watch that would use it says so)."""
+        try:
+            page = self.get_json(path, "list", what, {"limit": "1"}, expected=(403, 404))
+        except ApiError:
+            return None
+        return str((page.get("metadata") or {}).get("resourceVersion") or "") or None
+
     def get_json(self, path: str, verb: str, what: str, query: dict[str, str] | None = None,
                  expected: Collection[int] = ()) -> dict:
         """GET `path` as JSON under the one retry policy (kube.retry: 429, 5xx, timeouts and refused connections

@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 import urllib3
 from kubernetes import client
 
+from kubedog_ci.rules.selectors import EVERYTHING, Selector
+
 DEFAULT_API_TIMEOUT = 60.0
 """Seconds the API may stay unreachable before a producer gives up (the engine's --api-timeout default)."""
 CONNECT_TIMEOUT = 5.0
@@ -243,9 +245,11 @@ class Requester:
 
     def get_json(self, path: str, query: dict[str, str] | None = None) -> dict:
         """GET `path` and decode the JSON answer (read through `stream_chunks`, so stop interrupts it)."""
-        response = self.open(path, query)
-        data = b"".join(self.stream_chunks(response, reuse=True))
-        return json.loads(data)
+        return json.loads(self.get_bytes(path, query))
+
+    def get_bytes(self, path: str, query: dict[str, str] | None = None) -> bytes:
+        """GET `path`: the whole answer, undecoded (read through `stream_chunks`, so stop interrupts it)."""
+        return b"".join(self.stream_chunks(self.open(path, query), reuse=True))
 
     def stream_chunks(self, response: urllib3.BaseHTTPResponse, size: int = 64 * 1024,
                       reuse: bool = False) -> Iterator[bytes]:
@@ -352,12 +356,17 @@ def close(response: urllib3.BaseHTTPResponse) -> None:
         response.close()
 
 
-def resource_phrase(plural: str, group: str, namespace: str | None, namespaced: bool = True) -> str:
-    """`deployments.apps in namespace "web"`: how messages name what was requested."""
+def resource_phrase(plural: str, group: str, namespace: str | None, namespaced: bool = True,
+                    selector: Selector = EVERYTHING) -> str:
+    """`deployments.apps in namespace "web"`: how messages name what was requested; with a selector,
+    `deployments.apps "api" in namespace "web"` (one by name), `pods in namespace "web" (labels app=api)`."""
     name = f"{plural}.{group}" if group else plural
-    if not namespaced:
-        return name
-    return f'{name} in namespace "{namespace}"' if namespace else f"{name} in all namespaces"
+    one = selector.fields.removeprefix("metadata.name=") if selector.fields.startswith("metadata.name=") else ""
+    if one and "," not in one and not selector.labels:
+        name, selector = f'{name} "{one}"', EVERYTHING
+    if namespaced:
+        name = f'{name} in namespace "{namespace}"' if namespace else f"{name} in all namespaces"
+    return f"{name} ({selector})" if selector else name
 
 
 __all__ = ["DEFAULT_API_TIMEOUT", "TRANSPORT_ERRORS", "ApiError", "Backoff", "GiveUp", "Requester", "Stopped",

@@ -9,14 +9,29 @@ already reported, compared by uid and resourceVersion: a Deployment that turned 
 is reported in its final state, and nothing unchanged is repeated. Transient failures are retried (see
 kube.http); 401/403, or an API that stays away past `api_timeout`, end the thread with a `WatchFailed`. Each
 resume and relist is told as an `ApiNote`, which only `-v` shows.
+
+Lists are paginated as kubectl's are (`limit`, then `continue` tokens, 500 objects a page), and each page is
+reported as it arrives, so a namespace of thousands is never held whole in memory; an expired continue token (410
+Gone: the snapshot the pages are read from was compacted) starts the list over, and only the difference from
+what was already reported is reported again.
+
+A collection of which only what happens from now on is wanted (Events: the engine drops those older than its
+run) is not listed at all: `since` is the resourceVersion to watch it from, taken before the run began (or, when
+empty, now, by a list with `limit=1` whose answer carries the collection's version and a single object), and the
+watch replays whatever happened since that version. The promises above hold, but for one: when the server no
+longer holds the history from that version (410 Gone, after an outage longer than its watch cache keeps), a new
+version is taken the same way and what happened in between is not seen, as it is not by `kubectl get events -w`
+or any other watch; the ApiNote says so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import queue
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +50,7 @@ from kubedog_ci.kube.http import (
     describe_error,
     resource_phrase,
 )
-from kubedog_ci.kube.messages import ApiNote, ObjectEvent, Synced, WatchFailed
+from kubedog_ci.kube.messages import ApiNote, ObjectEvent, Selector, Synced, WatchFailed
 
 WATCH_TIMEOUT_RANGE = (300, 600)
 """timeoutSeconds of each watch, drawn at random like client-go so many watchers do not all renew at once."""
@@ -57,14 +72,20 @@ class Informer(threading.Thread):
     Every object put on `out` carries `kind` and `apiVersion` (list items lack them). Event types are the
     informer's own view: ADDED for an object it had not reported, MODIFIED for a new resourceVersion of one it
     had, DELETED (with the last state it knew) for one that is gone or no longer matches the selectors.
-    `relists` counts the lists after the first (410 Gone), for tests and diagnostics. `remember` picks what is kept
+    `relists` counts the recoveries from 410 Gone (a list after the first; with `since`, a new version taken), for
+    tests and diagnostics. `remember` picks what is kept
     of each object to compare a relist with (its resourceVersion) and to report it deleted with (default: all of
     it): a reader that needs an object only once, as the engine does Events, need not keep thousands of them.
+    `trim` picks what is reported of each object (default: all of it), so what no reader needs is dropped as soon
+    as it is decoded. `since` (None: list, then watch): not listed, but watched from that resourceVersion ("":
+    from the collection's version now), Synced at once (see the module docstring). `selector` is echoed in every
+    ObjectEvent, Synced and WatchFailed, so a reader of many watches of one type knows which one spoke.
     """
 
     def __init__(self, api: client.ApiClient, resource: Resource, namespace: str | None, out: queue.Queue, *,
                  label_selector: str | None = None, field_selector: str | None = None, stop: threading.Event,
-                 api_timeout: float = DEFAULT_API_TIMEOUT, remember: Callable[[dict], dict] | None = None) -> None:
+                 api_timeout: float = DEFAULT_API_TIMEOUT, remember: Callable[[dict], dict] | None = None,
+                 trim: Callable[[dict], dict] | None = None, since: str | None = None) -> None:
         where = f"{namespace}/" if namespace else ""
         super().__init__(name=f"informer {where}{resource.plural}", daemon=True)
         self.resource = resource
@@ -78,30 +99,44 @@ class Informer(threading.Thread):
         self._quiet_backoff = Backoff(0.05, 1.0)
         self._known: dict[str, dict] = {}
         self._remember = remember
+        self._trim = trim
+        self._since = since
+        self.selector = Selector(label_selector or "", field_selector or "")
         self._rv = ""
-        self._what = resource_phrase(resource.plural, resource.group, namespace, resource.namespaced)
+        self._what = resource_phrase(resource.plural, resource.group, namespace, resource.namespaced, self.selector)
 
     def run(self) -> None:
         try:
-            self._list_and_sync()
+            if self._since is None:
+                self._list_and_sync()
+            else:
+                self._rv = self._since or self._current_version()
+                self.out.put(Synced(self.resource, self.namespace, self.selector))
             while not self.stop.is_set():
                 try:
                     self._watch_once()
                 except _Gone:
                     self.relists += 1
-                    self.out.put(ApiNote(f"watch {self._what}: resourceVersion too old (410 Gone); listing again"))
                     # A server that answers 410 even to the version it just listed would otherwise be listed
                     # in a busy loop; the delay is short unless watches keep bringing nothing.
-                    self._requests.sleep(self._quiet_backoff.next())
-                    self._list_and_sync()
+                    if self._since is None:
+                        self.out.put(ApiNote(f"watch {self._what}: resourceVersion too old (410 Gone); listing again"))
+                        self._requests.sleep(self._quiet_backoff.next())
+                        self._list_and_sync()
+                    else:
+                        self._requests.sleep(self._quiet_backoff.next())
+                        gone_from, self._rv = self._rv, self._current_version()
+                        self.out.put(ApiNote(f"watch {self._what}: resourceVersion {gone_from} too old (410 Gone); "
+                                             f"watching from {self._rv}: what happened in between is not seen"))
         except Stopped:
             return
         except GiveUp as err:
-            self.out.put(WatchFailed(self.resource, self.namespace, err.message, err.status))
+            self.out.put(WatchFailed(self.resource, self.namespace, err.message, err.status, self.selector))
         except Exception as err:  # a bug here must not leave the engine waiting for events that never come
             if not self.stop.is_set():
                 self.out.put(WatchFailed(self.resource, self.namespace,
-                                         f"internal error while watching {self._what}: {err!r}"))
+                                         f"internal error while watching {self._what}: {err!r}",
+                                         selector=self.selector))
 
     # --- list -----------------------------------------------------------------------------------------------
 
@@ -113,51 +148,70 @@ class Informer(threading.Thread):
             query["fieldSelector"] = self.field_selector
         return query
 
-    def _list_and_sync(self) -> None:
-        """List (retrying), report the difference from what was reported before, then Synced."""
+    def _current_version(self) -> str:
+        """The collection's resourceVersion now, from a list of one object (retrying)."""
+        query = {**self._selectors(), "limit": "1"}
         while True:
             try:
-                items, rv = self._list()
+                page = self._requests.get_json(self.resource.path(self.namespace), query)
+                rv = str((page.get("metadata") or {}).get("resourceVersion") or "")
+                if not rv:
+                    raise ValueError(f"a list of {self._what} without a resourceVersion")
                 break
             except (ApiError, *TRANSPORT_ERRORS, ValueError) as err:
                 self._requests.failed(err, "list", self._what)
         self._requests.progressed()
-        listed: dict[str, dict] = {}
-        for obj in items:
-            listed[self._key(obj)] = obj
+        return rv
+
+    def _list_and_sync(self) -> None:
+        """List (retrying), report the difference from what was reported before, then Synced."""
+        while True:
+            try:
+                listed, rv = self._list()
+                break
+            except (ApiError, *TRANSPORT_ERRORS, ValueError) as err:
+                self._requests.failed(err, "list", self._what)
+        self._requests.progressed()
         for key in [k for k in self._known if k not in listed]:
             self._emit("DELETED", self._known.pop(key))
-        for key, obj in listed.items():
-            before = self._known.get(key)
-            if before is None or _rv_of(before) != _rv_of(obj):
-                self._known[key] = self._remember(obj) if self._remember else obj
-                self._emit("ADDED" if before is None else "MODIFIED", obj)
         self._rv = rv
-        self.out.put(Synced(self.resource, self.namespace))
+        self.out.put(Synced(self.resource, self.namespace, self.selector))
 
-    def _list(self) -> tuple[list[dict], str]:
-        """All pages of one consistent list; an expired continue token (410) starts the list over."""
+    def _list(self) -> tuple[set[str], str]:
+        """All pages of one consistent list, each object reported as it arrives when it is new or changed; the
+        keys listed and the list's resourceVersion. An expired continue token (410) starts the list over."""
         path = self.resource.path(self.namespace)
         while True:
-            items: list[dict] = []
+            listed: set[str] = set()
             query = {**self._selectors(), "limit": str(PAGE_SIZE)}
             rv = ""
             try:
                 while True:
-                    page = self._requests.get_json(path, query)
+                    page = decode_list(self._requests.get_bytes(path, query),
+                                       functools.partial(self._listed, listed=listed))
                     meta = page.get("metadata") or {}
                     rv = rv or str(meta.get("resourceVersion") or "")
-                    for obj in page.get("items") or []:
-                        obj.setdefault("kind", self.resource.kind)
-                        obj.setdefault("apiVersion", self.resource.api_version)
-                        items.append(obj)
                     token = meta.get("continue")
                     if not token:
-                        return items, rv
+                        return listed, rv
                     query = {**query, "continue": str(token)}
             except ApiError as err:
                 if err.status != 410 or "continue" not in query:
                     raise
+                self.out.put(ApiNote(f"list {self._what}: the continue token expired (410 Gone); listing again"))
+
+    def _listed(self, obj: object, listed: set[str]) -> None:
+        """One object of a list: reported if it is new or changed since it was last reported."""
+        if not isinstance(obj, dict):
+            raise ValueError(f"a list item that is not an object: {str(obj)[:200]}")
+        obj.setdefault("kind", self.resource.kind)
+        obj.setdefault("apiVersion", self.resource.api_version)
+        key = self._key(obj)
+        listed.add(key)
+        before = self._known.get(key)
+        if before is None or _rv_of(before) != _rv_of(obj):
+            self._known[key] = self._remember(obj) if self._remember else obj
+            self._emit("ADDED" if before is None else "MODIFIED", obj)
 
     # --- watch ----------------------------------------------------------------------------------------------
 
@@ -238,7 +292,7 @@ class Informer(threading.Thread):
             self._rv = rv
 
     def _emit(self, kind: str, obj: dict) -> None:
-        self.out.put(ObjectEvent(self.resource, kind, obj))
+        self.out.put(ObjectEvent(self.resource, kind, self._trim(obj) if self._trim else obj, self.selector))
 
     @staticmethod
     def _key(obj: dict) -> str:
@@ -248,3 +302,49 @@ class Informer(threading.Thread):
 
 def _rv_of(obj: dict) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+_DECODE = json.JSONDecoder().raw_decode
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def decode_list(data: bytes, each: Callable[[object], None]) -> dict:
+    """A list answer (a JSON object) without its `items`, each of which is handed to `each` as soon as it is decoded:
+    a page of five hundred Pods is never in memory as objects all at once, only as text and one object at a time.
+    Raises ValueError for anything but a JSON object."""
+    text = data.decode("utf-8")
+    found: dict = {}
+    try:
+        at = _SPACE.match(text, 0).end()  # type: ignore[union-attr]
+        if text[at] != "{":
+            raise ValueError("not a JSON object")
+        at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+        if text[at] == "}":
+            return found
+        while True:
+            key, at = _DECODE(text, at)
+            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+            if text[at] != ":":
+                raise ValueError(f"expected ':' at {at}")
+            at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+            if key == "items" and text[at] == "[":
+                at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+                while text[at] != "]":
+                    item, at = _DECODE(text, at)
+                    each(item)
+                    at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+                    if text[at] == ",":
+                        at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+                    elif text[at] != "]":
+                        raise ValueError(f"expected ',' or ']' at {at}")
+                at += 1
+            else:
+                found[key], at = _DECODE(text, at)
+            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+            if text[at] == "}":
+                return found
+            if text[at] != ",":
+                raise ValueError(f"expected ',' or '}}' at {at}")
+            at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+    except IndexError:
+        raise ValueError("the JSON text ends early") from None

@@ -11,23 +11,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kubedog_ci.kube.discovery import Resource
+from kubedog_ci.rules.selectors import EVERYTHING, Selector
+
+__all__ = ["EVERYTHING", "ApiNote", "LogAttached", "LogEnded", "LogInstanceRead", "LogLines", "Message", "ObjectEvent",
+           "Selector", "Synced", "WatchFailed"]
 
 
 @dataclass(frozen=True)
 class ObjectEvent:
-    """An object of a watched resource type was added, modified or deleted (type as the watch API says)."""
+    """An object of a watched resource type was added, modified or deleted (type as the watch API says), as the
+    watch of `resource` with `selector` saw it (DELETED: gone, or no longer selected by it)."""
 
     resource: Resource
     type: str  # "ADDED" | "MODIFIED" | "DELETED"
     obj: dict
+    selector: Selector = EVERYTHING
 
 
 @dataclass(frozen=True)
 class Synced:
-    """A watcher finished its initial list (or a relist after 410 Gone): its view is complete as of now."""
+    """A watcher finished its initial list (or a relist after 410 Gone): its view is complete as of now. A watcher
+    of what happens from now on only (Events) says so at once."""
 
     resource: Resource
     namespace: str | None
+    selector: Selector = EVERYTHING
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class WatchFailed:
     namespace: str | None
     message: str
     status: int | None = None
+    selector: Selector = EVERYTHING
 
 
 @dataclass(frozen=True)

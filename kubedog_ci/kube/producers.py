@@ -6,24 +6,19 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from kubedog_ci.kube.discovery import Resource
+from kubedog_ci.rules.selectors import EVERYTHING, Selector
+from kubedog_ci.rules.slim import metadata_only
 
 if TYPE_CHECKING:
     from kubernetes import client
 
 LOG_TAIL_TIMEOUT = 10.0
 """Seconds a diagnosis waits for the crashed container's log before it is printed without it."""
-
-
-def _event_metadata(event: dict) -> dict:
-    """What is kept of an Event once the engine has it: the engine reads each Event once and keeps what it
-    needs, and a busy namespace has tens of thousands of them, so the informer needs only to know it again."""
-    meta = event.get("metadata") or {}
-    return {"kind": event.get("kind"), "apiVersion": event.get("apiVersion"),
-            "metadata": {key: meta[key] for key in ("name", "namespace", "uid", "resourceVersion") if key in meta}}
 
 
 class ClusterProducers:
@@ -38,12 +33,16 @@ class ClusterProducers:
         self._threads: list[threading.Thread] = []
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="log-tail")
 
-    def watch(self, resource: Resource, namespace: str | None) -> None:
+    def watch(self, resource: Resource, namespace: str | None, selector: Selector = EVERYTHING, *,
+              since: str | None = None, trim: Callable[[dict], dict] | None = None) -> None:
+        """An Informer (engine.producers.Producers.watch). It remembers only what identifies each object (to
+        compare a relist with and report a deletion): the engine keeps what it reads, trimmed by `trim`, and
+        of a busy namespace's Events nothing at all."""
         from kubedog_ci.kube.informer import Informer
 
-        remember = _event_metadata if (resource.group, resource.plural) == ("", "events") else None
-        self._start(Informer(self._api, resource, namespace, self.queue, stop=self._stop,
-                             api_timeout=self._api_timeout, remember=remember))
+        self._start(Informer(self._api, resource, namespace, self.queue, label_selector=selector.labels or None,
+                             field_selector=selector.fields or None, stop=self._stop, api_timeout=self._api_timeout,
+                             remember=metadata_only, trim=trim, since=since))
 
     def follow(self, namespace: str, pod: str, container: str, since: str | None) -> threading.Event:
         from kubedog_ci.kube.logs import LogFollower

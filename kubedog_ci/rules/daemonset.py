@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kubedog_ci.rules import common
+from kubedog_ci.rules import common, selectors
 from kubedog_ci.rules.objects import REVISION_HASH_LABEL, annotations, controlled_by, is_observed, labels, meta, uid
 from kubedog_ci.rules.profile import KindProfile, Related, Stream, always
 from kubedog_ci.rules.verdict import Verdict, progressing, ready
@@ -81,8 +81,9 @@ def _progress(obj: dict) -> tuple[int | None, int | None]:
     return common.count(common.status(obj), "numberReady"), _desired(obj)
 
 
-PROFILE = KindProfile(evaluate, streams=(Stream.CONTROLLER_REVISIONS, Stream.PODS), current_pods=_pods,
-                      replicas=_desired, progress=_progress, own_events_are_signs=True, tracked=always, settles=True,
+PROFILE = KindProfile(evaluate, streams=(Stream.CONTROLLER_REVISIONS, Stream.PODS), selects=selectors.workload,
+                      current_pods=_pods, replicas=_desired, progress=_progress, own_events_are_signs=True,
+                      tracked=always, settles=True,
                       without={Stream.PODS: "ready from its own status; a failing Pod is not seen (a DaemonSet has no "
                                "progress deadline: the run ends at its timeout)",
                                Stream.CONTROLLER_REVISIONS: "its current Pods are found by their template generation "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kubedog_ci.rules import common
+from kubedog_ci.rules import common, selectors
 from kubedog_ci.rules.objects import annotations, controlled_by, is_observed, labels, meta, uid
 from kubedog_ci.rules.problems import Problem, replicaset_problems
 from kubedog_ci.rules.profile import KindProfile, Related, Stream, always
@@ -102,8 +102,8 @@ def _problems(obj: dict, related: Related) -> list[Problem]:
 
 _WITHOUT_PODS = ("ready from its own status; a failing Pod is found only when the rollout exceeds its progress "
                  "deadline (ProgressDeadlineExceeded)")
-PROFILE = KindProfile(evaluate, streams=(Stream.REPLICASETS, Stream.PODS), current_pods=_pods, current_related=_current,
-                      replicas=common.desired_replicas, progress=common.ready_replicas, object_problems=_problems,
-                      tracked=always, settles=True,
+PROFILE = KindProfile(evaluate, streams=(Stream.REPLICASETS, Stream.PODS), selects=selectors.workload,
+                      current_pods=_pods, current_related=_current, replicas=common.desired_replicas,
+                      progress=common.ready_replicas, object_problems=_problems, tracked=always, settles=True,
                       without={Stream.PODS: _WITHOUT_PODS, Stream.REPLICASETS: _WITHOUT_PODS + "; quota and "
                                "admission refusals (ReplicaFailure) are not seen"})

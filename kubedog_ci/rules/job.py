@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from kubedog_ci.rules import common
 from kubedog_ci.rules.objects import JOB_UID_LABELS, labels, meta, oldest_first, uid
 from kubedog_ci.rules.profile import KindProfile, Related, Stream, always
+from kubedog_ci.rules.selectors import Selector, by_labels, from_label_selector
 from kubedog_ci.rules.verdict import Verdict, failed, progressing, ready
 
 
@@ -55,6 +56,14 @@ def _pods(obj: dict, related: Related) -> list[dict]:
     return job_pods(obj, related.owned(Stream.PODS, meta(obj).get("namespace") or "", uid(obj)))
 
 
+def _selects(stream: Stream, name: str, obj: dict | None) -> Selector | None:
+    """Its Pods: its spec.selector, which the API server sets to its controller-uid label (unless manualSelector,
+    and then its template's labels match it); that label itself on a Job without one."""
+    if obj is None:
+        return None
+    return from_label_selector(common.spec(obj).get("selector")) or by_labels({JOB_UID_LABELS[0]: uid(obj)})
+
+
 def _parallelism(obj: dict) -> int:
     value = common.spec(obj).get("parallelism")
     return 1 if value is None else int(value)
@@ -65,7 +74,8 @@ def _progress(obj: dict) -> tuple[int | None, int | None]:
     return common.count(common.status(obj), "succeeded"), int(common.spec(obj).get("completions") or 1)
 
 
-PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), current_pods=_pods, replicas=_parallelism, progress=_progress,
+PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), selects=_selects,
+                      current_pods=_pods, replicas=_parallelism, progress=_progress,
                       controller_counts_pod_failures=True, pods_end_with_verdict=True, tracked=always,
                       without={Stream.PODS: "complete or failed from its own conditions (BackoffLimitExceeded); the "
                                "failed Pod's exit code and an image that cannot be pulled are not seen"})

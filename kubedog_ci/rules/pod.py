@@ -10,6 +10,7 @@ from kubedog_ci.reasons import looks_like_error
 from kubedog_ci.rules import common
 from kubedog_ci.rules.objects import container_statuses
 from kubedog_ci.rules.profile import KindProfile, Related, Stream, always
+from kubedog_ci.rules.selectors import by_name
 from kubedog_ci.rules.verdict import State, Verdict, failed, progressing, ready
 
 
@@ -114,6 +115,7 @@ def _progress(obj: dict) -> tuple[int | None, int | None]:
     return sum(1 for entry in statuses if entry.get("ready")), len(common.spec(obj).get("containers") or statuses)
 
 
-PROFILE = KindProfile(evaluate, evaluate_live=evaluate_live, streams=(Stream.PODS,),
+PROFILE = KindProfile(evaluate, evaluate_live=evaluate_live, selects=lambda stream, name, obj: by_name(name),
+                      streams=(Stream.PODS,),
                       current_pods=lambda obj, related: [obj], replicas=_replicas, progress=_progress, tracked=always,
                       settles=True)

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from kubedog_ci.rules.problems import Problem, pod_problems
+from kubedog_ci.rules.selectors import EVERYTHING, Selector
 from kubedog_ci.rules.verdict import Verdict
 
 
@@ -62,6 +63,10 @@ def _no_counts(obj: dict) -> tuple[int | None, int | None]:
     return None, None
 
 
+def _everything(stream: Stream, name: str, obj: dict | None) -> Selector | None:
+    return EVERYTHING
+
+
 @dataclass(frozen=True)
 class KindProfile:
     """What the engine asks about a kind. The defaults describe a kind with no Pods and no related objects."""
@@ -74,6 +79,12 @@ class KindProfile:
     Service's endpoints)."""
     streams: tuple[Stream, ...] = ()
     """The related types it is judged from, each watched in the target's namespace."""
+    selects: Callable[[Stream, str, dict | None], Selector | None] = _everything
+    """Which objects of each of its streams can be its own, as a selector to watch just those with
+    (rules.selectors), given its name and its object (None before it is seen): from its name alone (a Pod's own
+    name, a Service's EndpointSlices' label) or from its object (a workload's spec.selector). None: not known
+    before its object is seen (or, with its object, not sayable in a query: every object of the namespace);
+    NOTHING: it needs none (a Service without a selector has no Pods)."""
     current_pods: Callable[[dict, Related], list[dict]] = _nothing
     """The Pods of its current revision, oldest first: the only ones judged and whose logs are followed."""
     current_related: Callable[[dict, Related], list[dict]] = _nothing

@@ -3,7 +3,7 @@ counter rule, with `ReplicaFailure=True` kept progressing as kstatus does."""
 
 from __future__ import annotations
 
-from kubedog_ci.rules import common
+from kubedog_ci.rules import common, selectors
 from kubedog_ci.rules.objects import controlled_by, meta, uid
 from kubedog_ci.rules.problems import Problem, replicaset_problems
 from kubedog_ci.rules.profile import KindProfile, Related, Stream, always
@@ -42,7 +42,8 @@ def _problems(obj: dict, related: Related) -> list[Problem]:
     return replicaset_problems(obj)
 
 
-PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), current_pods=_pods, replicas=common.desired_replicas,
-                      progress=common.ready_replicas, object_problems=_problems, tracked=always, settles=True,
+PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), selects=selectors.workload, current_pods=_pods,
+                      replicas=common.desired_replicas, progress=common.ready_replicas, object_problems=_problems,
+                      tracked=always, settles=True,
                       without={Stream.PODS: "ready from its own status; a failing Pod is not seen: the run ends at "
                                "its timeout"})

@@ -15,6 +15,7 @@ from kubedog_ci.rules import common
 from kubedog_ci.rules.objects import labels, meta, uid
 from kubedog_ci.rules.problems import Problem
 from kubedog_ci.rules.profile import KindProfile, Related, Stream
+from kubedog_ci.rules.selectors import NOTHING, Selector, by_labels
 from kubedog_ci.rules.verdict import State, Verdict, progressing, ready
 
 NO_MATCH_GRACE = 30
@@ -100,6 +101,22 @@ def _problems(obj: dict, related: Related) -> list[Problem]:
     return [Problem((uid(obj), "", "selector"), "", "NoMatchingPods", message, "selector", NO_MATCHING_POD)]
 
 
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+"""The EndpointSlice controller's label naming the Service a slice belongs to."""
+
+
+def _selects(stream: Stream, name: str, obj: dict | None) -> Selector | None:
+    """Its EndpointSlices by their service-name label; the Pods its selector matches (none without one). The
+    closest labels of a NoMatchingPods diagnosis are looked for among the Pods the run watches anyway (those of
+    the workloads tracked beside it), not among every Pod of the namespace."""
+    if stream is Stream.ENDPOINT_SLICES:
+        return by_labels({SERVICE_NAME_LABEL: name})
+    if obj is None:
+        return None
+    selector = _selector(obj)
+    return by_labels(selector) if selector else NOTHING
+
+
 def _shown(selector: dict[str, str]) -> str:
     return ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
 
@@ -138,7 +155,7 @@ def _workload(pod: dict) -> str:
 
 
 PROFILE = KindProfile(evaluate, evaluate_live=evaluate_live, streams=(Stream.ENDPOINT_SLICES, Stream.PODS),
-                      object_problems=_problems, tracked=_tracked,
+                      selects=_selects, object_problems=_problems, tracked=_tracked,
                       without={Stream.ENDPOINT_SLICES: "ready as soon as it is applied (a LoadBalancer once it has "
                                "its ingress): a selector that matches no Pod is not seen",
                                Stream.PODS: "a selector that matches no Pod is not told from Pods not ready yet"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kubedog_ci.rules import common
+from kubedog_ci.rules import common, selectors
 from kubedog_ci.rules.objects import REVISION_HASH_LABEL, controlled_by, is_observed, labels, meta, uid
 from kubedog_ci.rules.profile import KindProfile, Related, Stream, always
 from kubedog_ci.rules.verdict import Verdict, progressing, ready
@@ -71,7 +71,8 @@ def _pods(obj: dict, related: Related) -> list[dict]:
     return statefulset_pods(obj, related.owned(Stream.PODS, meta(obj).get("namespace") or "", uid(obj)))
 
 
-PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), current_pods=_pods, replicas=common.desired_replicas,
-                      progress=common.ready_replicas, own_events_are_signs=True, tracked=always, settles=True,
+PROFILE = KindProfile(evaluate, streams=(Stream.PODS,), selects=selectors.workload, current_pods=_pods,
+                      replicas=common.desired_replicas, progress=common.ready_replicas, own_events_are_signs=True,
+                      tracked=always, settles=True,
                       without={Stream.PODS: "ready from its own status; a failing Pod is not seen (a StatefulSet has "
                                "no progress deadline: the run ends at its timeout)"})

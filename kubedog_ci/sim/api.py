@@ -27,7 +27,7 @@ from kubedog_ci.sim.selectors import (
     parse_label_selector,
     selector_to_string,
 )
-from kubedog_ci.sim.store import Store, clone
+from kubedog_ci.sim.store import Expired, Store, clone
 from kubedog_ci.sim.validation import validate
 
 Admission = Callable[[str, ResourceType, dict, dict | None], None]
@@ -49,6 +49,14 @@ def _spec_part(obj: dict) -> dict:
 def _namespace_finalizers(rt: ResourceType, obj: dict) -> list:
     """A Namespace's spec.finalizers hold it, once deleted, like metadata.finalizers until emptied."""
     return ((obj.get("spec") or {}).get("finalizers") or []) if rt.key == "/namespaces" else []
+
+
+CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+    "without the continue parameter, or use the continue token in this response to retrieve the remainder of the "
+    "results. Continuing with the provided token results in an inconsistent list - objects that were created, "
+    "modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+"""The API server's 410 (reason Expired) for a continue token whose snapshot etcd has compacted away."""
 
 
 @dataclass
@@ -89,10 +97,16 @@ class Api:
             fields_ok = field_selector if callable(field_selector) else parse_field_selector(field_selector)
         except SelectorError as err:
             raise errors.bad_request(str(err)) from err
-        items, rv = self.store.list(rt.key, namespace if rt.namespaced else None)
+        scope = namespace if rt.namespaced else None
         if continue_token:  # the page starts after the token's object: found in the sorted list, not filtered for
             after, rv = _decode_continue(continue_token)
+            try:  # every page is read from the snapshot of the first, as etcd serves it
+                items = self.store.list_at(rt.key, scope, rv)
+            except Expired as err:
+                raise errors.gone(CONTINUE_EXPIRED) from err
             items = items[bisect.bisect_right(items, after, key=_ident):]
+        else:
+            items, rv = self.store.list(rt.key, scope)
         items = [o for o in items if labels_ok(o["metadata"].get("labels") or {}) and fields_ok(o)]
         if limit and limit < len(items):
             token = _encode_continue(_storage_key(items[limit - 1]), rv)

@@ -76,6 +76,9 @@ class Stats:
     """What clients cost the API server: requests by verb, connections, watches open."""
 
     requests: Counter = field(default_factory=Counter)
+    bytes_sent: Counter = field(default_factory=Counter)
+    """Body bytes sent, by the verb of the request that asked (a watch's or a followed log's as they stream; a
+    response's headers and chunk framing left out): what a client read from the API."""
     connections_total: int = 0
     connections_open: int = 0
     watches_open: int = 0
@@ -88,6 +91,7 @@ class Stats:
     def snapshot(self) -> dict:
         with self.lock:
             return {"requests": dict(self.requests), "requests_total": sum(self.requests.values()),
+                    "bytes_sent": dict(self.bytes_sent), "bytes_sent_total": sum(self.bytes_sent.values()),
                     "connections_total": self.connections_total, "connections_open": self.connections_open,
                     "watches_open": self.watches_open, "watches_total": self.watches_total,
                     "log_streams_open": self.log_streams_open, "faults": dict(self.faults)}
@@ -156,6 +160,8 @@ class SimHandler(BaseHTTPRequestHandler):
     """Who sent the request being handled (see authn.py)."""
     attrs: rbac.Attributes
     """What it asks for, as the authorizer saw it."""
+    _verb_counted = "other"
+    """The verb the request being handled was counted under (Stats.requests), so its bytes are counted with it."""
 
     def setup(self) -> None:
         """Disable Nagle: a response's headers and body go out as separate writes, and a client's delayed ACK
@@ -200,6 +206,7 @@ class SimHandler(BaseHTTPRequestHandler):
         return super().date_time_string(self.clock.time() if timestamp is None else timestamp)
 
     def _handle(self, method: str) -> None:
+        self._verb_counted = "other"
         parsed = urllib.parse.urlsplit(self.path)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query, keep_blank_values=True).items()}
         body = self._read_body()
@@ -239,8 +246,13 @@ class SimHandler(BaseHTTPRequestHandler):
         return b""
 
     def _count(self, verb: str) -> None:
+        self._verb_counted = verb
         with self.server.stats.lock:
             self.server.stats.requests[verb] += 1
+
+    def _sent(self, size: int) -> None:
+        with self.server.stats.lock:
+            self.server.stats.bytes_sent[self._verb_counted] += size
 
     def _injected(self, fault: str) -> None:
         with self.server.stats.lock:
@@ -261,6 +273,7 @@ class SimHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+        self._sent(len(data))
 
     def _start_stream(self, content_type: str) -> None:
         self.send_response(200)
@@ -273,6 +286,7 @@ class SimHandler(BaseHTTPRequestHandler):
         if data:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
+            self._sent(len(data))
 
     def _end_stream(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
@@ -312,6 +326,7 @@ class SimHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+            self._sent(len(data))
             return None
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
         registry = self.api.registry

@@ -131,6 +131,22 @@ class Store:
             selected = bucket.items() if namespace is None else [e for e in bucket.items() if e[0][0] == namespace]
             return [obj for _, obj in sorted(selected)], self._rv
 
+    def list_at(self, key: str, namespace: str | None, rv: int) -> list[dict]:
+        """The objects of a key as they were at resourceVersion `rv` (the etcd snapshot a paginated list's
+        continue token reads), sorted like `list`: the current ones with every later change of the key undone.
+        Raises Expired when the history window no longer reaches back to `rv` (etcd compacted it)."""
+        with self._lock:
+            bucket = dict(self._objects.get(key, {}))
+            for change in reversed(self.changes_since(key, rv)):
+                meta = change.obj["metadata"]
+                ident = (meta.get("namespace", ""), meta["name"])
+                if change.type == "ADDED":
+                    bucket.pop(ident, None)
+                elif change.old is not None:
+                    bucket[ident] = change.old
+            selected = bucket.items() if namespace is None else [e for e in bucket.items() if e[0][0] == namespace]
+            return [obj for _, obj in sorted(selected)]
+
     def owned(self, key: str, namespace: str, *owner_uids: str | None) -> list[dict]:
         """Objects of a key in `namespace` whose controlling owner has one of `owner_uids` (None: objects with
         no controlling owner), sorted by name like `list`; costs what they are, not the whole key. A uid that

@@ -319,8 +319,8 @@ def test_forbidden_watch_names_the_verb_resource_and_namespace(verb: str, sim_fa
     run = kubedog(cluster, "rollout", "track", "deploy/web", "--timeout", "45s")
     assert run.code == 5, run
     assert run.err.strip() == (
-        f'kubedog: the Kubernetes API server at {cluster.url} refused to {verb} deployments.apps in namespace '
-        f'"default" (403 Forbidden): deployments.apps is forbidden: User "system:admin" cannot {verb} resource '
+        f'kubedog: the Kubernetes API server at {cluster.url} refused to {verb} deployments.apps "web" in namespace '
+        f'"default" (403 Forbidden): deployments.apps "web" is forbidden: User "system:admin" cannot {verb} resource '
         f'"deployments" in API group "apps" in the namespace "default"'), run
     assert "Traceback" not in run.err
 

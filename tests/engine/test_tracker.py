@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 
 import pytest
@@ -28,6 +29,7 @@ from kubedog_ci.kube.messages import (
 )
 from kubedog_ci.rules import State, Stream
 from kubedog_ci.rules.profile import WITHOUT_EVENTS
+from kubedog_ci.rules.selectors import EVERYTHING, Selector
 from tests.engine.builders import NS, event, exited, obj, owner_ref, pod, running, terminated, waiting
 
 PODS, REPLICASETS = RELATED_TYPES[Stream.PODS], RELATED_TYPES[Stream.REPLICASETS]
@@ -44,6 +46,8 @@ class FakeProducers:
     def __init__(self, tail: list[str] | None = None) -> None:
         self.queue: queue.Queue = queue.Queue()
         self.watched: list[tuple[str, str | None]] = []
+        self.selected: list[tuple[str, str | None, str, str | None]] = []
+        """(plural, namespace, selector, since) of each watch, in the order started."""
         self.followed: dict[tuple[str, str, str], tuple[threading.Event, str | None]] = {}
         self.tails: list[tuple[str, str, bool]] = []
         self.tail = tail or []
@@ -52,8 +56,10 @@ class FakeProducers:
         self.secret_answers: dict[str, str] = {}
         """Secret name -> why it cannot be read; the others are read."""
 
-    def watch(self, resource: Resource, namespace: str | None) -> None:
+    def watch(self, resource: Resource, namespace: str | None, selector: Selector = EVERYTHING, *,
+              since: str | None = None, trim: Callable[[dict], dict] | None = None) -> None:
         self.watched.append((resource.plural, namespace))
+        self.selected.append((resource.plural, namespace, str(selector), since))
 
     def follow(self, namespace: str, pod: str, container: str, since: str | None) -> threading.Event:
         stop = threading.Event()
@@ -161,7 +167,8 @@ class Harness:
         self.clock = Clock()
         self.producers = FakeProducers(tail)
         self.sink = Recorder()
-        options = {"settle": 0.0, **options}  # settle windows have tests of their own (test_settle)
+        # settle windows have tests of their own (test_settle), selective watches below
+        options = {"settle": 0.0, "selective_watches": 0, **options}
         self.tracker = Tracker(list(targets), Options(**options), self.sink, self.producers,  # type: ignore[arg-type]
                                settings=settings, clock=self.clock, wall=lambda: WALL)
 

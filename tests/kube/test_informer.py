@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from kubedog_ci.kube.informer import Informer
+from kubedog_ci.kube import informer as informer_module
+from kubedog_ci.kube.informer import Informer, decode_list
 from kubedog_ci.kube.messages import ObjectEvent, Synced, WatchFailed
 from kubedog_ci.sim.cluster import SimCluster
 from kubedog_ci.sim.config import DenyRule, Faults
@@ -28,7 +29,7 @@ from tests.kube.support import (
     strictly_increasing,
     versions,
 )
-from tests.support import Kube, kube_for, wait_until
+from tests.support import Kube, kube_for, make_kube, wait_until
 
 Start = Callable[[threading.Thread], threading.Thread]
 
@@ -307,3 +308,119 @@ def test_the_kubeconfig_token_is_sent_and_a_wrong_one_refused(cluster_kube: Call
     assert failed.status == 401 and "s3cret-token" not in failed.message
     assert failed.message == (f"the Kubernetes API server at {kube.cluster.url} refused to list configmaps in "
                               'namespace "default" (401 Unauthorized): Unauthorized')
+
+
+# --- collections watched from a resourceVersion (Events), paginated lists ---------------------------------------------
+
+
+def test_a_collection_watched_from_now_is_not_listed(sim: SimCluster, collector: Collector, stop: threading.Event,
+                                                      start: Start) -> None:
+    assert sim.server is not None
+    with kube_for(sim) as kube:
+        for n in range(3):
+            kube.core.create_namespaced_config_map("default", configmap(f"old{n}"))
+        lists = sim.server.stats.snapshot()["requests"].get("list", 0)
+        informer = start(Informer(kube.api_client, CONFIGMAPS, "default", collector.queue, stop=stop, since=""))
+        collector.until(lambda items: collector.synced(), message="Synced")
+        assert isinstance(informer, Informer)
+        wait_until(lambda: informer._rv, message="the collection's version")  # taken by a list of one
+        assert sim.server.stats.snapshot()["requests"]["list"] == lists + 1
+        kube.core.create_namespaced_config_map("default", configmap("new"))
+        collector.until(lambda items: collector.objects(), message="the new one")
+        time.sleep(0.1)
+        assert [(e.type, e.obj["metadata"]["name"]) for e in collector.objects()] == [("ADDED", "new")]
+        assert isinstance(collector.pull()[0], Synced)
+
+
+def test_from_a_version_taken_before_what_came_since_is_replayed(kube: Kube, collector: Collector,
+                                                                  stop: threading.Event, start: Start) -> None:
+    kube.core.create_namespaced_config_map("default", configmap("before"))
+    mark = kube.core.list_namespaced_config_map("default", limit=1).metadata.resource_version
+    kube.core.create_namespaced_config_map("default", configmap("between"))
+    start(Informer(kube.api_client, CONFIGMAPS, "default", collector.queue, stop=stop, since=mark))
+    collector.until(lambda items: collector.objects(), message="the one created after the mark")
+    time.sleep(0.1)
+    assert [e.obj["metadata"]["name"] for e in collector.objects()] == ["between"]
+
+
+def test_from_a_version_the_server_no_longer_holds_a_new_one_is_taken(
+        sim_factory: Callable[..., SimCluster], collector: Collector, stop: threading.Event, start: Start) -> None:
+    kube = make_kube(sim_factory(history_window=2))
+    mark = kube.core.list_namespaced_config_map("default", limit=1).metadata.resource_version
+    for n in range(5):
+        kube.core.create_namespaced_config_map("default", configmap(f"lost{n}"))
+    start(Informer(kube.api_client, CONFIGMAPS, "default", collector.queue, stop=stop, since=mark))
+    collector.until(lambda items: collector.notes, message="the note that a new version was taken")
+    kube.core.create_namespaced_config_map("default", configmap("later"))
+    collector.until(lambda items: collector.objects(), message="the one created after the new version")
+    assert [e.obj["metadata"]["name"] for e in collector.objects()] == ["later"]
+    assert any(note.message.startswith(f'watch configmaps in namespace "default": resourceVersion {mark} too old '
+                                       "(410 Gone); watching from ") and note.message.endswith(
+        "what happened in between is not seen") for note in collector.notes), collector.notes
+    assert collector.synced() == 1 and not collector.failures()
+
+
+def test_lists_are_read_a_page_at_a_time(sim: SimCluster, collector: Collector, stop: threading.Event,
+                                        start: Start, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert sim.server is not None
+    monkeypatch.setattr(informer_module, "PAGE_SIZE", 2)
+    with kube_for(sim) as kube:
+        for n in range(5):
+            kube.core.create_namespaced_config_map("default", configmap(f"cm{n}"))
+        lists = sim.server.stats.snapshot()["requests"].get("list", 0)
+        start(Informer(kube.api_client, CONFIGMAPS, "default", collector.queue, stop=stop))
+        collector.until(lambda items: collector.synced(), message="Synced")
+        assert sorted(e.obj["metadata"]["name"] for e in collector.objects()) == [f"cm{n}" for n in range(5)]
+        assert all(e.type == "ADDED" for e in collector.objects())
+        assert sim.server.stats.snapshot()["requests"]["list"] == lists + 3
+
+
+def test_an_expired_continue_token_lists_again_and_reports_only_what_changed(
+        sim_factory: Callable[..., SimCluster], collector: Collector, stop: threading.Event, start: Start,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between two pages the server compacts the snapshot they are read from (410 on the continue token): the list
+    starts over; the objects already reported are reported again only in their newer versions."""
+    monkeypatch.setattr(informer_module, "PAGE_SIZE", 1)
+    kube = make_kube(sim_factory(history_window=3))
+    for n in range(3):
+        kube.core.create_namespaced_config_map("default", configmap(f"cm{n}"))
+    informer = Informer(kube.api_client, CONFIGMAPS, "default", collector.queue, stop=stop)
+    pages = []
+    read = informer._requests.get_bytes
+
+    def page_then_churn(path: str, query: dict[str, str] | None = None) -> bytes:
+        pages.append(dict(query or {}))
+        data = read(path, query)
+        if len(pages) == 1:
+            for value in range(5):  # past the history window: the first page's snapshot is gone
+                kube.core.patch_namespaced_config_map("cm2", "default", {"data": {"n": str(value + 1)}})
+        return data
+
+    monkeypatch.setattr(informer._requests, "get_bytes", page_then_churn)
+    start(informer)
+    collector.until(lambda items: collector.synced(), message="Synced")
+    assert "continue" in pages[1] and "continue" not in pages[2]  # the second page was refused: listed again
+    latest = collector.latest()
+    assert sorted(latest) == ["cm0", "cm1", "cm2"] and latest["cm2"].obj["data"] == {"n": "5"}
+    assert [e.type for e in collector.objects("cm0")] == ["ADDED"]  # reported once, unchanged since
+    assert_consistent(collector)
+    assert any("the continue token expired (410 Gone); listing again" in note.message for note in collector.notes)
+
+
+@pytest.mark.parametrize(("text", "rest", "items"), [
+    ('{"kind":"PodList","metadata":{"continue":"x"},"items":[{"a":1}, {"b":[1,2]} ]}',
+     {"kind": "PodList", "metadata": {"continue": "x"}}, [{"a": 1}, {"b": [1, 2]}]),
+    (' { "items" : [ ] , "metadata" : { } } ', {"metadata": {}}, []),
+    ('{"items":null}', {"items": None}, []),
+    ('{}', {}, []),
+])
+def test_a_list_is_decoded_one_item_at_a_time(text: str, rest: dict, items: list) -> None:
+    found: list = []
+    assert decode_list(text.encode(), found.append) == rest
+    assert found == items
+
+
+@pytest.mark.parametrize("text", ['[1]', '{"items":[{"a":1}', '{"a":1 "b":2}', '', '{"items":[1 2]}'])
+def test_anything_but_a_json_object_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        decode_list(text.encode(), lambda item: None)

@@ -154,6 +154,44 @@ def test_list_pages_with_limit_and_continue(kc: Kube, ns: str) -> None:
     assert body["message"].startswith("continue key is not valid")
 
 
+def test_every_page_is_read_from_the_snapshot_of_the_first(kc: Kube, ns: str) -> None:
+    """As etcd serves a paginated list: the objects as they were at the first page's resourceVersion, whatever
+    changed since (a later change arrives through a watch from that version)."""
+    for index in range(4):
+        kc.core.create_namespaced_config_map(ns, configmap(f"cm-{index}", n=str(index)))
+    first = kc.core.list_namespaced_config_map(ns, limit=2)
+    kc.core.patch_namespaced_config_map("cm-2", ns, {"data": {"n": "changed"}})
+    kc.core.delete_namespaced_config_map("cm-3", ns)
+    kc.core.create_namespaced_config_map(ns, configmap("cm-9"))
+    rest = kc.core.list_namespaced_config_map(ns, limit=5, _continue=first.metadata._continue)
+    assert [(item.metadata.name, item.data) for item in rest.items] == [("cm-2", {"n": "2"}), ("cm-3", {"n": "3"})]
+    assert rest.metadata.resource_version == first.metadata.resource_version
+
+
+def test_a_continue_token_older_than_the_history_is_gone(sim_factory: Callable[..., SimCluster]) -> None:
+    kube = make_kube(sim_factory(history_window=3))
+    for index in range(3):
+        kube.core.create_namespaced_config_map("default", configmap(f"cm-{index}"))
+    first = kube.core.list_namespaced_config_map("default", limit=1)
+    for index in range(5):
+        kube.core.patch_namespaced_config_map("cm-1", "default", {"data": {"n": str(index)}})
+    code, body = fails(lambda: kube.core.list_namespaced_config_map("default", limit=1,
+                                                                     _continue=first.metadata._continue))
+    assert (code, body["reason"]) == (410, "Expired")
+    assert body["message"].startswith("The provided continue parameter is too old to display a consistent list")
+
+
+def test_the_bytes_sent_are_counted_by_verb(sim: SimCluster) -> None:
+    assert sim.server is not None
+    kube = make_kube(sim)
+    kube.core.create_namespaced_config_map("default", configmap("big", data="x" * 5000))
+    before = sim.server.stats.snapshot()["bytes_sent"]
+    listed = urllib.request.urlopen(f"{sim.url}/api/v1/namespaces/default/configmaps").read()
+    after = sim.server.stats.snapshot()
+    assert after["bytes_sent"]["list"] - before.get("list", 0) == len(listed) > 5000
+    assert after["bytes_sent_total"] == sum(after["bytes_sent"].values())
+
+
 def test_create_sets_server_fields_and_defaults(kc: Kube, ns: str) -> None:
     created = kc.apps.create_namespaced_deployment(ns, deployment("web"))
     meta, spec = created.metadata, created.spec
