@@ -47,9 +47,8 @@ from kubedog_ci.engine.state import (
 )
 from kubedog_ci.engine.target import Target, TargetKey, labels
 from kubedog_ci.engine.waits import Waits
-from kubedog_ci.engine.watches import Plan, Watch, WatchKey, key_of
+from kubedog_ci.engine.watches import Watch, Watching, key_of, phrase
 from kubedog_ci.kube.discovery import Resource
-from kubedog_ci.kube.http import resource_phrase
 from kubedog_ci.kube.messages import (
     ApiNote,
     LogAttached,
@@ -62,10 +61,9 @@ from kubedog_ci.kube.messages import (
     WatchFailed,
 )
 from kubedog_ci.reasons import ReasonClass
-from kubedog_ci.rules import State, Verdict, problems, slim
+from kubedog_ci.rules import State, Verdict, problems
 from kubedog_ci.rules.objects import is_pod_ready, meta, uid
 from kubedog_ci.rules.problems import Problem
-from kubedog_ci.rules.selectors import EVERYTHING, Selector
 
 TICK = 0.05
 """Seconds the loop waits for a message before it checks timers (grace periods, timeout, stop)."""
@@ -129,20 +127,7 @@ class Tracker:
         """Every target in `waited` before this index has its verdict (verdicts are final but in follow mode)."""
         self.failed_run = False
         """A target's failure fails the run (what fail-fast stops at)."""
-        self.plan = Plan(self.states.values(), options.selective_watches)
-        self.own: dict[TargetKey, WatchKey] = {key: self.plan.own(state).key for key, state in self.states.items()}
-        """The watch each target's own object comes from: only its word counts for the target (another watch of
-        the type may report the object too, or report it gone when it no longer matches that watch's selector)."""
-        self.needs: dict[TargetKey, tuple[list[Watch], bool]] = {
-            key: self.plan.needs(state, None) for key, state in self.states.items()}
-        """Each target's watches as its object last told (engine.watches.Plan.needs)."""
-        self.opened: set[WatchKey] = set()
-        self.synced: set[WatchKey] = set()
-        """The watches whose initial list is in, or that could not be opened (a related type the account may not
-        read): nothing more will come from them, so nobody waits for them."""
-        self.refused: set[tuple[str, str, str]] = set()
-        """(group, plural, namespace) of the related types a watch failed for: not asked for again, and told once."""
-        self.events_since = dict(options.events_since)
+        self.watching = Watching(self.states, options, producers, sink)
         since = None if options.logs_since is None else _rfc3339(self.started_wall - options.logs_since)
         self.logs = LogStreams(producers, sink, clock, max_streams=options.max_log_streams, since=since)
         self.diagnoses = diagnosis.PendingDiagnoses(producers, sink, clock)
@@ -154,55 +139,18 @@ class Tracker:
     # --- the run --------------------------------------------------------------------------------------------
 
     def watches(self) -> list[Watch]:
-        """The watches to open at the start, each once: those the targets need before their objects are seen."""
-        wanted: dict[WatchKey, Watch] = {}
-        for watches, _ in self.needs.values():
-            for watch in watches:
-                wanted.setdefault(watch.key, watch)
-        return list(wanted.values())
-
-    def _start(self, watch: Watch) -> None:
-        """Open a watch unless it is open, or its type is one the account may not read there (then it counts as
-        listed)."""
-        if watch.key in self.opened:
-            return
-        self.opened.add(watch.key)
-        if watch.where in self.refused:
-            self.synced.add(watch.key)
-            return
-        self.sink.detail(f"watching {_phrase(watch.resource, watch.namespace or None, watch.selector)}")
-        stream = stream_of(watch.resource)
-        events = (watch.resource.group, watch.resource.plural) == (EVENTS.group, EVENTS.plural)
-        # What is kept of each object (rules.slim): of a target's own, all a rule may read; of a related one, what
-        # the rules read; of an Event, nothing past the handling of it.
-        own = watch.key in self.own.values()
-        trim = slim.target if own else slim.RELATED[stream] if stream is not None else None
-        self.producers.watch(watch.resource, watch.namespace or None, watch.selector, trim=trim,
-                             since=self.events_since.get(watch.namespace, "") if events else None)
-
-    def _plan(self, state: TargetState, obj: dict | None) -> None:
-        """What the target is judged from, now that its object says more (its selector): new watches start."""
-        self.needs[state.target.key] = needs = self.plan.needs(state, obj)
-        for watch in needs[0]:
-            self._start(watch)
+        """The watches to open at the start (engine.watches.Watching)."""
+        return self.watching.initial()
 
     def _complete(self, state: TargetState) -> bool:
-        """True once every watch the target is judged from has listed: before that, a Job that failed before
-        the run looks like one without Pods, and its diagnosis would miss the Pod that failed. A target not
-        found needs only its own watch to have listed."""
-        if self.own[state.target.key] not in self.synced:
-            return False
-        if state.obj is None:
-            return True
-        watches, waiting = self.needs[state.target.key]
-        return not waiting and all(watch.key in self.synced for watch in watches)
+        return self.watching.complete(state)
 
     def run(self, interrupt: Interrupt | None = None) -> Outcome:
         """Start the watches, consume until the run ends, report the summary and return the outcome."""
         interrupt = interrupt or Interrupt()
         try:
             for watch in self.watches():
-                self._start(watch)
+                self.watching.start(watch)
             timed_out = False
             while not self._over(interrupt):
                 if self.options.timeout and self.clock() - self.started >= self.options.timeout:
@@ -315,12 +263,12 @@ class Tracker:
             return
         namespace = meta(obj).get("namespace") or ""
         state = self.states.get(_key_of(resource, obj))
-        if state is not None and self.own[state.target.key] == key_of(resource, namespace, item.selector) and not (
+        if state is not None and self.watching.is_own(state, key_of(resource, namespace, item.selector)) and not (
                 item.type == "DELETED" and state.obj is not None and uid(state.obj) != uid(obj)):
             # (a deletion of an earlier object of its name, told after the new one by a relist, is none of its own)
             self.ownership.seen(state, obj)
             if item.type != "DELETED":
-                self._plan(state, obj)
+                self.watching.plan(state, obj)
             self._target_changed(state, item.type, obj)
         stream = stream_of(resource)
         if stream is None:
@@ -351,8 +299,8 @@ class Tracker:
         self._refresh(state)
 
     def _synced(self, item: Synced) -> None:
-        self.synced.add(key_of(item.resource, item.namespace, item.selector))
-        self.sink.detail(f"listed {_phrase(item.resource, item.namespace, item.selector)}")
+        self.watching.listed(key_of(item.resource, item.namespace, item.selector))
+        self.sink.detail(f"listed {phrase(item.resource, item.namespace, item.selector)}")
         self._judge_listed()
 
     def _judge_listed(self) -> None:
@@ -371,14 +319,11 @@ class Tracker:
     def _watch_failed(self, item: WatchFailed) -> None:
         resource, namespace = item.resource, item.namespace or ""
         key = key_of(resource, namespace, item.selector)
-        if key in self.own.values():
+        if self.watching.owns(key):
             self.cluster_error = item.message
             return
         # A related type the account may not read (or that stayed away): judged without it, from what is left.
-        self.synced.add(key)
-        where = key[:3]
-        if where not in self.refused:  # its other watches there fail the same way: told once, not asked again
-            self.refused.add(where)
+        if self.watching.refuse(key):  # its other watches there fail the same way: told once, not asked again
             lost = sorted({loss for state in self.states.values() if (loss := state.loses(resource, namespace))})
             self.sink.notice(f"{item.message}; continuing without {resource.plural} ({'; '.join(lost)})")
         self._judge_listed()
@@ -532,9 +477,5 @@ class Tracker:
             return
         state.diagnosed = (verdict.reason, verdict.message)
         self.diagnoses.add(state, verdict, cause, by_rule=by_rule, budget=budget)
-
-
-def _phrase(resource: Resource, namespace: str | None, selector: Selector = EVERYTHING) -> str:
-    return resource_phrase(resource.plural, resource.group, namespace, resource.namespaced, selector)
 
 

@@ -21,11 +21,17 @@ the newest version of each object and drops it only when no watch holds it any m
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from kubedog_ci.engine.state import EVENTS, RELATED_TYPES, TargetState
+from kubedog_ci.engine.outcome import Options
+from kubedog_ci.engine.producers import Producers
+from kubedog_ci.engine.sink import Sink
+from kubedog_ci.engine.state import EVENTS, RELATED_TYPES, TargetState, stream_of
+from kubedog_ci.engine.target import TargetKey
 from kubedog_ci.kube.discovery import Resource
+from kubedog_ci.kube.http import resource_phrase
+from kubedog_ci.rules import slim
 from kubedog_ci.rules.selectors import EVERYTHING, NOTHING, Selector, by_name
 
 WatchKey = tuple[str, str, str, Selector]
@@ -103,3 +109,94 @@ def _types(state: TargetState) -> list[Resource]:
     if state.target.namespace:
         types += [RELATED_TYPES[stream] for stream in state.profile.streams]
     return types
+
+
+class Watching:
+    """The run's watches: which are open, which have listed (or been refused), and which each target is judged
+    from as its object last told; it opens them through the producers."""
+
+    def __init__(self, states: Mapping[TargetKey, TargetState], options: Options, producers: Producers,
+                 sink: Sink) -> None:
+        self.producers = producers
+        self.sink = sink
+        self.planner = Plan(states.values(), options.selective_watches)
+        self.own: dict[TargetKey, WatchKey] = {key: self.planner.own(state).key for key, state in states.items()}
+        """The watch each target's own object comes from: only its word counts for the target (another watch of
+        the type may report the object too, or report it gone when it no longer matches that watch's selector)."""
+        self.needs: dict[TargetKey, tuple[list[Watch], bool]] = {
+            key: self.planner.needs(state, None) for key, state in states.items()}
+        """Each target's watches as its object last told (Plan.needs)."""
+        self.opened: set[WatchKey] = set()
+        self.synced: set[WatchKey] = set()
+        """The watches whose initial list is in, or that could not be opened (a related type the account may not
+        read): nothing more will come from them, so nobody waits for them."""
+        self.refused: set[tuple[str, str, str]] = set()
+        """(group, plural, namespace) of the related types a watch failed for: not asked for again, and told once."""
+        self.events_since = dict(options.events_since)
+
+    def initial(self) -> list[Watch]:
+        """The watches to open at the start, each once: those the targets need before their objects are seen."""
+        wanted: dict[WatchKey, Watch] = {}
+        for watches, _ in self.needs.values():
+            for watch in watches:
+                wanted.setdefault(watch.key, watch)
+        return list(wanted.values())
+
+    def start(self, watch: Watch) -> None:
+        """Open a watch unless it is open, or its type is one the account may not read there (then it counts as
+        listed)."""
+        if watch.key in self.opened:
+            return
+        self.opened.add(watch.key)
+        if watch.where in self.refused:
+            self.synced.add(watch.key)
+            return
+        self.sink.detail(f"watching {phrase(watch.resource, watch.namespace or None, watch.selector)}")
+        stream = stream_of(watch.resource)
+        events = (watch.resource.group, watch.resource.plural) == (EVENTS.group, EVENTS.plural)
+        # What is kept of each object (rules.slim): of a target's own, all a rule may read; of a related one, what
+        # the rules read; of an Event, nothing past the handling of it.
+        own = watch.key in self.own.values()
+        trim = slim.target if own else slim.RELATED[stream] if stream is not None else None
+        self.producers.watch(watch.resource, watch.namespace or None, watch.selector, trim=trim,
+                             since=self.events_since.get(watch.namespace, "") if events else None)
+
+    def plan(self, state: TargetState, obj: dict | None) -> None:
+        """What the target is judged from, now that its object says more (its selector): new watches start."""
+        self.needs[state.target.key] = needs = self.planner.needs(state, obj)
+        for watch in needs[0]:
+            self.start(watch)
+
+    def complete(self, state: TargetState) -> bool:
+        """True once every watch the target is judged from has listed: before that, a Job that failed before
+        the run looks like one without Pods, and its diagnosis would miss the Pod that failed. A target not
+        found needs only its own watch to have listed."""
+        if self.own[state.target.key] not in self.synced:
+            return False
+        if state.obj is None:
+            return True
+        watches, waiting = self.needs[state.target.key]
+        return not waiting and all(watch.key in self.synced for watch in watches)
+
+    def is_own(self, state: TargetState, key: WatchKey) -> bool:
+        return self.own[state.target.key] == key
+
+    def owns(self, key: WatchKey) -> bool:
+        """Whether the watch is some target's own (its failure is a cluster error)."""
+        return key in self.own.values()
+
+    def listed(self, key: WatchKey) -> None:
+        self.synced.add(key)
+
+    def refuse(self, key: WatchKey) -> bool:
+        """A related watch failed: it counts as listed; True when its type had not failed there before."""
+        self.synced.add(key)
+        if key[:3] in self.refused:
+            return False
+        self.refused.add(key[:3])
+        return True
+
+
+def phrase(resource: Resource, namespace: str | None, selector: Selector = EVERYTHING) -> str:
+    """`pods in namespace "web" with app=web`: how -v and the notices name a watch."""
+    return resource_phrase(resource.plural, resource.group, namespace, resource.namespaced, selector)

@@ -24,7 +24,7 @@ WEB_NAME = by_name("web")
 def selective(*targets: Target, **options: object) -> Harness:
     harness = Harness(*targets, selective_watches=6, **options)
     for watch in harness.tracker.watches():
-        harness.tracker._start(watch)
+        harness.tracker.watching.start(watch)
     return harness
 
 
