@@ -156,8 +156,7 @@ class Watching:
         events = (watch.resource.group, watch.resource.plural) == (EVENTS.group, EVENTS.plural)
         # What is kept of each object (rules.slim): of a target's own, all a rule may read; of a related one, what
         # the rules read; of an Event, nothing past the handling of it.
-        own = watch.key in self.own.values()
-        trim = slim.target if own else slim.RELATED[stream] if stream is not None else None
+        trim = slim.target if self.owns(watch.key) else slim.RELATED[stream] if stream is not None else None
         self.producers.watch(watch.resource, watch.namespace or None, watch.selector, trim=trim,
                              since=self.events_since.get(watch.namespace, "") if events else None)
 
